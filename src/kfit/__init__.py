@@ -1,0 +1,53 @@
+"""kfit: the Keras training API and its callback system, on PyTorch.
+
+`import kfit as keras` runs ordinary Keras training and callback code; every model is a
+`torch.nn.Module`.
+
+Example:
+    >>> import numpy as np
+    >>> import kfit as keras
+    >>> model = keras.Sequential([keras.layers.Dense(1, input_dim=784)])
+    >>> model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1),
+    ...               loss="mean_squared_error", metrics=["mean_absolute_error"])
+    >>> history = model.fit(np.zeros((64, 784)), np.zeros(64), batch_size=32, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'mean_absolute_error']
+"""
+
+from kfit import (
+    activations,
+    backend,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    utils,
+)
+from kfit.layers import Input
+from kfit.models import Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "__version__",
+    "activations",
+    "backend",
+    "callbacks",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "saving",
+    "utils",
+]

@@ -1,0 +1,137 @@
+"""The `Callback` base class: the hooks that watch and steer `fit`, `evaluate` and `predict`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Callback"]
+
+Logs = dict[str, Any]
+
+
+class Callback:
+    """Base class for callbacks: override the hooks you need; the rest cost nothing.
+
+    `CallbackList` works out once which hooks a callback overrides and never calls the others,
+    so an empty hook is free. Hooks receive `logs`, a dict (never None). Epoch and batch indices
+    are 0-based; `batch` restarts at 0 every epoch.
+
+    Attributes:
+        params: `{"verbose": ..., "epochs": ..., "steps": ...}` for the running call.
+        model: the model being trained (never a DistributedDataParallel wrapper).
+
+    What each hook receives (values are Python floats, keys sorted):
+
+    | hook | logs |
+    |---|---|
+    | `on_train_begin`, `on_epoch_begin`, `on_*_batch_begin`, `on_test_begin`, `on_predict_begin`, `on_predict_end` | `{}` |
+    | `on_train_batch_end`, `on_test_batch_end` | running means since the epoch began, e.g. `{"loss": 0.25, "mean_absolute_error": 0.41}` |
+    | `on_test_end` | the means over the whole evaluation |
+    | `on_epoch_end`, `on_train_end` | train means plus `val_`-prefixed validation results; `on_train_end` gets `{}` when no epoch ran |
+    | `on_predict_batch_end` | `{"outputs": <numpy array of the batch's predictions>}` |
+
+    When training stops early, the hooks that still fire:
+
+    | `model.stop_training = True` set in | what happens next |
+    |---|---|
+    | `on_train_batch_begin` / `on_train_batch_end` | the batch finishes; validation, `on_epoch_end` and `on_train_end` run |
+    | `on_epoch_begin` | one batch runs, then as above (the flag is read after each batch) |
+    | `on_epoch_end` | no further epoch starts; `on_train_end` runs |
+    | `on_test_batch_*` (`stop_evaluating`) / `on_predict_batch_*` (`stop_predicting`) | the loop ends after that batch; `on_test_end` / `on_predict_end` run |
+
+    `on_batch_begin`/`on_batch_end` are legacy names for the train batch hooks: the default
+    `on_train_batch_*` forwards to them, so overriding either works.
+
+    Example:
+        >>> import kfit
+        >>> class Counter(kfit.callbacks.Callback):
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         print(f"epoch {epoch}: {sorted(logs)}")
+        >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=3)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> import numpy as np
+        >>> _ = model.fit(np.ones((4, 3)), np.ones(4), epochs=2, verbose=0, callbacks=[Counter()])
+        epoch 0: ['loss']
+        epoch 1: ['loss']
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self._model: Any = None
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def set_model(self, model: Any) -> None:
+        self._model = model
+
+    @property
+    def model(self) -> Any:
+        # Under torch.distributed the trainer may hold a DDP wrapper; callbacks want the model.
+        model = self._model
+        while model is not None and type(model).__name__ == "DistributedDataParallel":
+            model = model.module
+        return model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model = value
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Legacy alias of `on_train_batch_begin`."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Legacy alias of `on_train_batch_end`."""
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the start of an epoch, with `logs == {}`."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the end of an epoch, after validation.
+
+        Example logs: `{"loss": 0.25, "mean_absolute_error": 0.41, "val_loss": 0.3,
+        "val_mean_absolute_error": 0.44}`. Keys added here are seen by later callbacks and
+        land in `History`.
+        """
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Called before a training batch, with `logs == {}`."""
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after a training batch.
+
+        Example logs: `{"loss": 0.25, "mean_absolute_error": 0.41}`, the sample-weighted running
+        means since the epoch began.
+        """
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Called before an evaluation batch (also during `fit`'s validation)."""
+
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after an evaluation batch. Example logs: `{"loss": 0.3}` (running means)."""
+
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Called before a prediction batch."""
+
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after a prediction batch. Example logs: `{"outputs": np.zeros((128, 1))}`."""
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Called once when `fit` starts, with `logs == {}`."""
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """Called once when `fit` ends, with the last epoch's logs (`{}` if none ran)."""
+
+    def on_test_begin(self, logs: Logs | None = None) -> None:
+        """Called when evaluation starts, with `logs == {}`."""
+
+    def on_test_end(self, logs: Logs | None = None) -> None:
+        """Called when evaluation ends. Example logs: `{"loss": 0.3, "mean_absolute_error": 0.44}`."""
+
+    def on_predict_begin(self, logs: Logs | None = None) -> None:
+        """Called when prediction starts, with `logs == {}`."""
+
+    def on_predict_end(self, logs: Logs | None = None) -> None:
+        """Called when prediction ends, with `logs == {}`."""

@@ -1,0 +1,31 @@
+"""`Activation`: applies an activation function as a layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from kfit import activations
+from kfit.layers.layer import Layer
+
+__all__ = ["Activation"]
+
+
+class Activation(Layer):
+    """Applies `activation` to its input.
+
+    Example:
+        >>> Activation("relu")(torch.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.activation(inputs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}

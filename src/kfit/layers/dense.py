@@ -1,0 +1,99 @@
+"""`Dense`: `activation(inputs @ kernel + bias)`, with the kernel stored `(in, out)` as in Keras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from kfit import activations, initializers
+from kfit.layers.layer import Layer
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """A densely connected layer.
+
+    The kernel has Keras's layout `(input_dim, units)` (the transpose of `torch.nn.Linear`'s
+    weight), so `get_weights()` and `set_weights()` exchange arrays with Keras unchanged.
+    The kernel starts glorot-uniform and the bias at zeros, as in Keras.
+
+    Args:
+        units: size of the output's last dimension.
+        activation: name or callable; None means linear.
+        use_bias: whether to add a bias vector.
+        kernel_initializer: name or initializer for the kernel.
+        bias_initializer: name or initializer for the bias.
+        **kwargs: `name`, `input_dim`, `input_shape`, `trainable`, `dtype`.
+
+    Example:
+        >>> layer = Dense(4, activation="relu", input_dim=3)
+        >>> [w.shape for w in layer.get_weights()]
+        [(3, 4), (4,)]
+        >>> layer(torch.ones(2, 3)).shape
+        torch.Size([2, 4])
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                "Expected `units` to be a positive integer. "
+                f"Received: units={units!r} (of type {type(units).__name__}). "
+                "Pass the number of output features, e.g. Dense(64)."
+            )
+        self.units = units
+        self.activation = activations.get(activation)
+        self._linear = activation is None or activations.serialize(self.activation) == "linear"
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        if self._declared_input_shape is not None:
+            self.build(self._declared_input_shape)
+            self.built = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        in_dim = input_shape[-1]
+        self.input_dim = int(in_dim)  # type: ignore[arg-type]
+        dtype = torch.get_default_dtype()
+        self.kernel = torch.nn.Parameter(
+            self.kernel_initializer((self.input_dim, self.units), dtype=dtype)
+        )
+        self.bias = (
+            torch.nn.Parameter(self.bias_initializer((self.units,), dtype=dtype))
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        kernel = self.kernel
+        if inputs.dtype != kernel.dtype:
+            # Keras casts inputs to the layer's dtype; integer pixels (uint8) are common input.
+            inputs = inputs.to(kernel.dtype)
+        if inputs.dim() == 2 and self.bias is not None:
+            out = torch.addmm(self.bias, inputs, kernel)
+        else:
+            out = inputs @ kernel
+            if self.bias is not None:
+                out = out + self.bias
+        return out if self._linear else self.activation(out)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+        )
+        return config

@@ -1,0 +1,342 @@
+"""Metrics with the `keras.metrics` API: on-device running state, Keras names and lookup rules."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kfit.losses import (
+    _to_snake_case,
+    _unknown_identifier_error,
+    binary_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+from kfit.metrics.accuracy_metrics import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    accuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
+from kfit.metrics.metric import Metric, MetricVariable
+from kfit.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
+from kfit.metrics.regression_metrics import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+)
+
+__all__ = [
+    "Metric",
+    "MetricVariable",
+    "Mean",
+    "Sum",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "RootMeanSquaredError",
+    "CosineSimilarity",
+    "LogCoshError",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "log_cosh",
+    "huber",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "kl_divergence",
+    "poisson",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "get",
+    "serialize",
+    "deserialize",
+    "resolve_metric",
+]
+
+_CLASSES: tuple[type[Metric], ...] = (
+    Metric,
+    Mean,
+    Sum,
+    MeanMetricWrapper,
+    MeanSquaredError,
+    RootMeanSquaredError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    CosineSimilarity,
+    LogCoshError,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+)
+
+
+def _loss_metric(fn: Callable[..., Any], name: str) -> Callable[[], MeanMetricWrapper]:
+    # Keras's crossentropy/hinge/KL/Poisson metric classes are running means of the loss
+    # function with default arguments; these factories build exactly that.
+    def build() -> MeanMetricWrapper:
+        return MeanMetricWrapper(fn, name=name)
+
+    return build
+
+
+def _loss_metric_table() -> dict[str, Callable[[], MeanMetricWrapper]]:
+    """Metric names that Keras resolves to its probabilistic and hinge metric classes."""
+    table: dict[str, Callable[[], MeanMetricWrapper]] = {}
+    for class_name, fn in (
+        ("BinaryCrossentropy", binary_crossentropy),
+        ("CategoricalCrossentropy", categorical_crossentropy),
+        ("SparseCategoricalCrossentropy", sparse_categorical_crossentropy),
+        ("KLDivergence", kl_divergence),
+        ("Poisson", poisson),
+        ("Hinge", hinge),
+        ("SquaredHinge", squared_hinge),
+        ("CategoricalHinge", categorical_hinge),
+    ):
+        snake = _to_snake_case(class_name)
+        table[class_name] = table[snake] = _loss_metric(fn, snake)
+    table["bce"] = table["BCE"] = table["binary_crossentropy"]
+    return table
+
+
+_LOSS_METRICS = _loss_metric_table()
+
+_ALL_OBJECTS: dict[str, Any] = {
+    **{cls.__name__: cls for cls in _CLASSES},
+    **{_to_snake_case(cls.__name__): cls for cls in _CLASSES},
+    "mse": MeanSquaredError,
+    "MSE": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "MAE": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError,
+}
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    fn.__name__: fn
+    for fn in (
+        accuracy,
+        binary_accuracy,
+        categorical_accuracy,
+        sparse_categorical_accuracy,
+        top_k_categorical_accuracy,
+        sparse_top_k_categorical_accuracy,
+        mean_squared_error,
+        mean_absolute_error,
+        mean_absolute_percentage_error,
+        mean_squared_logarithmic_error,
+        log_cosh,
+        huber,
+        hinge,
+        squared_hinge,
+        categorical_hinge,
+        kl_divergence,
+        poisson,
+        binary_crossentropy,
+        categorical_crossentropy,
+        sparse_categorical_crossentropy,
+    )
+}
+
+
+def _metric_function(name: str) -> Callable[..., Any]:
+    """Looks up a metric function by name (used to rebuild a `MeanMetricWrapper`)."""
+    if name not in _FUNCTIONS:
+        raise _unknown_identifier_error("metric", name, _FUNCTIONS)
+    return _FUNCTIONS[name]
+
+
+def serialize(metric: Metric) -> dict[str, Any]:
+    """Returns a JSON-friendly description of a metric: its class name and config.
+
+    Example:
+        >>> serialize(BinaryAccuracy(threshold=0.7))["config"]
+        {'name': 'binary_accuracy', 'dtype': 'float32', 'threshold': 0.7}
+    """
+    if not isinstance(metric, Metric):
+        raise TypeError(
+            "Expected `metric` to be a `kfit.metrics.Metric`. "
+            f"Received: metric={metric!r} (of type {type(metric).__name__}). "
+            "Wrap functions in `MeanMetricWrapper` first."
+        )
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(
+    config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Metric:
+    """Rebuilds a metric from a name or from `serialize()` output.
+
+    Args:
+        config: A metric name or a dict with `class_name` and `config`.
+        custom_objects: Extra name -> class mappings for user metrics.
+
+    Example:
+        >>> deserialize(serialize(BinaryAccuracy(threshold=0.7))).threshold
+        0.7
+    """
+    table = {**_ALL_OBJECTS, **(custom_objects or {})}
+    if isinstance(config, str):
+        return get(config) if custom_objects is None else _instantiate(config, table)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            "Expected `config` to be a metric name or a dict with 'class_name' and 'config'. "
+            f"Received: config={config!r} (of type {type(config).__name__}). "
+            "Pass the output of `kfit.metrics.serialize`."
+        )
+    class_name = config["class_name"]
+    if class_name not in table:
+        raise _unknown_identifier_error("metric", class_name, table)
+    return table[class_name].from_config(config.get("config") or {})
+
+
+def _instantiate(name: str, table: dict[str, Any]) -> Metric:
+    if name in table:
+        return table[name]()
+    if name in _LOSS_METRICS:
+        return _LOSS_METRICS[name]()
+    raise _unknown_identifier_error("metric", name, {**table, **_LOSS_METRICS})
+
+
+def get(identifier: Any) -> Metric | Callable[..., Any] | None:
+    """Resolves a metric identifier the way `keras.metrics.get` does.
+
+    A string names a metric class and gives a fresh instance with the class's default
+    name (`"mae"` gives `MeanAbsoluteError()`, named `"mean_absolute_error"`); a class gives
+    an instance; a dict is deserialized; metrics and callables are returned unchanged.
+    `"acc"` is not a name here: only `resolve_metric` (compile-time) knows it.
+
+    Raises:
+        ValueError: for an unknown name (close matches are suggested) or a non-callable.
+
+    Example:
+        >>> m = get("mae")
+        >>> type(m).__name__, m.name
+        ('MeanAbsoluteError', 'mean_absolute_error')
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        return _instantiate(identifier, _ALL_OBJECTS)
+    if inspect.isclass(identifier):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise _unknown_identifier_error("metric", identifier, {**_ALL_OBJECTS, **_LOSS_METRICS})
+
+
+def _shape_kind(y_true: Any, y_pred: Any) -> str:
+    """Which accuracy the string "accuracy" means for these shapes."""
+    true_shape = tuple(np.shape(y_true))
+    pred_shape = tuple(np.shape(y_pred))
+    if pred_shape[-1] == 1:
+        return "binary"
+    if len(true_shape) < len(pred_shape) or (true_shape[-1] == 1 and pred_shape[-1] > 1):
+        return "sparse"
+    return "categorical"
+
+
+def _object_name(obj: Any) -> str:
+    if hasattr(obj, "name"):
+        return obj.name
+    if hasattr(obj, "__name__"):
+        return _to_snake_case(obj.__name__)
+    return _to_snake_case(type(obj).__name__)
+
+
+def resolve_metric(identifier: Any, y_true: Any, y_pred: Any) -> Metric:
+    """Turns one entry of `compile(metrics=[...])` into a `Metric`, as Keras's compile step does.
+
+    * `"accuracy"` / `"acc"` (any case) pick `BinaryAccuracy` when `y_pred` has one column,
+      `SparseCategoricalAccuracy` when `y_true` has fewer dimensions or a single column,
+      else `CategoricalAccuracy`; the metric keeps the string as its name.
+    * Other strings resolve through `get` and are renamed to the string as given, so
+      `"mae"` logs as `"mae"` and `"mean_absolute_error"` as `"mean_absolute_error"`.
+    * Metric objects are used as they are; plain functions are wrapped in
+      `MeanMetricWrapper` named after the function.
+
+    The loss plays no part in this choice (as in Keras 3).
+
+    Args:
+        identifier: A string, a `Metric` object or class, or a function `fn(y_true, y_pred)`.
+        y_true: A batch of targets (only its shape is read).
+        y_pred: A batch of predictions (only its shape is read).
+
+    Example:
+        >>> import torch
+        >>> m = resolve_metric("acc", torch.zeros(4), torch.zeros(4, 3))
+        >>> type(m).__name__, m.name
+        ('SparseCategoricalAccuracy', 'acc')
+    """
+    if identifier is None:
+        raise ValueError(
+            "Expected a metric identifier (a name, a `Metric` or a function). "
+            "Received: identifier=None (of type NoneType). Remove the `None` entry from "
+            "`metrics`."
+        )
+    if str(identifier).lower() in ("accuracy", "acc"):
+        kind = _shape_kind(y_true, y_pred)
+        cls = {
+            "binary": BinaryAccuracy,
+            "sparse": SparseCategoricalAccuracy,
+            "categorical": CategoricalAccuracy,
+        }[kind]
+        metric = cls(name=str(identifier))
+    else:
+        metric = get(identifier)
+    name = identifier if isinstance(identifier, str) else _object_name(metric)
+    if not isinstance(metric, Metric):
+        metric = MeanMetricWrapper(metric)
+    metric.name = name
+    return metric

@@ -1,0 +1,42 @@
+"""Python generators (and other one-shot iterators) yielding `(x, y[, sample_weight])`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kfit.trainers.data_adapters.array_data_adapter import class_weight_to_sample_weight
+from kfit.trainers.data_adapters.structures import map_structure, to_tensor, unpack_x_y_sample_weight
+
+__all__ = ["GeneratorDataAdapter"]
+
+Batch = tuple[Any, Any, Any]
+
+
+class GeneratorDataAdapter:
+    """Serves the batches a generator yields, converting each to tensors.
+
+    A generator cannot be restarted: once it runs dry, every later pass is empty, which the
+    epoch iterator reports as the input running out of data.
+
+    Example:
+        >>> import numpy as np
+        >>> gen = ((np.zeros((2, 3)), np.zeros(2)) for _ in range(2))
+        >>> [tuple(x.shape) for x, y, sw in GeneratorDataAdapter(gen).iter_pass()]
+        [(2, 3), (2, 3)]
+    """
+
+    restartable = False
+    num_batches: int | None = None
+
+    def __init__(self, generator: Iterator[Any], class_weight: dict[int, float] | None = None) -> None:
+        self.generator = generator
+        self.class_weight = class_weight
+
+    def iter_pass(self) -> Iterator[Batch]:
+        for item in self.generator:
+            x, y, sw = unpack_x_y_sample_weight(item)
+            x, y, sw = (map_structure(to_tensor, d) for d in (x, y, sw))
+            if self.class_weight is not None:
+                sw = class_weight_to_sample_weight(self.class_weight, y, sw)
+            yield x, y, sw

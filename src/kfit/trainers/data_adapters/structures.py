@@ -1,0 +1,97 @@
+"""Nested data (tensors in tuples, lists and dicts) as kfit's inputs see it, and its conversion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from kfit.backend.config import floatx
+
+__all__ = ["map_structure", "flatten", "to_tensor", "to_device", "unpack_x_y_sample_weight"]
+
+
+def map_structure(fn: Callable[[Any], Any], data: Any) -> Any:
+    """Applies `fn` to every leaf of nested tuples, lists and dicts; None stays None."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return {k: map_structure(fn, v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)) and not _is_namedtuple(data):
+        return type(data)(map_structure(fn, v) for v in data)
+    return fn(data)
+
+
+def flatten(data: Any) -> list[Any]:
+    """The leaves of a nested structure, in order."""
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        return [leaf for v in data.values() for leaf in flatten(v)]
+    if isinstance(data, (list, tuple)):
+        return [leaf for v in data for leaf in flatten(v)]
+    return [data]
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(x, "_fields")
+
+
+def to_tensor(value: Any) -> torch.Tensor:
+    """Converts an array-like leaf to a tensor, sharing memory where it can.
+
+    float64 becomes the default float type (as Keras casts to floatx), so numpy's default
+    dtype does not silently run the model in double precision.
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    else:
+        if hasattr(value, "to_numpy"):  # pandas objects
+            value = value.to_numpy()
+        array = np.asarray(value)
+        if not array.flags.c_contiguous:
+            array = np.ascontiguousarray(array)
+        elif not array.flags.writeable:
+            # torch.from_numpy warns on read-only memory (e.g. np.load with mmap).
+            array = array.copy()
+        if array.dtype == np.float64:
+            array = array.astype(floatx())
+        elif array.dtype == object:
+            raise TypeError(
+                "Expected numeric arrays. Received: an array of dtype object "
+                f"(first element {array.flat[0]!r}). Convert the data to a numeric dtype first."
+            )
+        tensor = torch.from_numpy(array)
+    if tensor.dtype == torch.float64:
+        tensor = tensor.to(getattr(torch, floatx()))
+    return tensor
+
+
+def to_device(data: Any, device: torch.device) -> Any:
+    """Moves every tensor leaf to `device` (asynchronously from pinned host memory)."""
+    def move(t: Any) -> Any:
+        if isinstance(t, torch.Tensor) and t.device != device:
+            return t.to(device, non_blocking=True)
+        return t
+    return map_structure(move, data)
+
+
+def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
+    """Splits a batch given as `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple) or _is_namedtuple(data):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data[0], data[1], data[2]
+    raise ValueError(
+        "Expected each batch to be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`. "
+        f"Received: a tuple of {len(data)} elements. Wrap multiple inputs in a tuple of their "
+        "own: `((x1, x2), y)`."
+    )

@@ -1,0 +1,65 @@
+"""`torch.utils.data.Dataset` and `DataLoader` inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from kfit.trainers.data_adapters.array_data_adapter import class_weight_to_sample_weight
+from kfit.trainers.data_adapters.structures import map_structure, to_tensor, unpack_x_y_sample_weight
+
+__all__ = ["TorchDataLoaderAdapter"]
+
+Batch = tuple[Any, Any, Any]
+
+
+class TorchDataLoaderAdapter:
+    """Serves batches from a `DataLoader`, or from a `Dataset` batched with `batch_size`.
+
+    Each pass iterates the loader anew, so a map-style dataset is reshuffled every pass by its
+    sampler. Items are `x`, `(x, y)` or `(x, y, sample_weight)`.
+
+    Example:
+        >>> ds = torch.utils.data.TensorDataset(torch.zeros(5, 2), torch.zeros(5))
+        >>> adapter = TorchDataLoaderAdapter(ds, batch_size=2, shuffle=False)
+        >>> adapter.num_batches, [tuple(x.shape) for x, y, sw in adapter.iter_pass()]
+        (3, [(2, 2), (2, 2), (1, 2)])
+    """
+
+    restartable = True
+
+    def __init__(
+        self,
+        data: Dataset | DataLoader,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+    ) -> None:
+        if isinstance(data, DataLoader):
+            self.loader = data
+        else:
+            self.generator = torch.Generator()
+            self.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+            iterable = isinstance(data, IterableDataset)
+            self.loader = DataLoader(
+                data,
+                batch_size=batch_size or 32,
+                shuffle=bool(shuffle) and not iterable,
+                generator=None if iterable else self.generator,
+            )
+        self.class_weight = class_weight
+        try:
+            self.num_batches: int | None = len(self.loader)
+        except TypeError:
+            self.num_batches = None
+
+    def iter_pass(self) -> Iterator[Batch]:
+        for item in self.loader:
+            x, y, sw = unpack_x_y_sample_weight(item)
+            x, y, sw = (map_structure(to_tensor, d) for d in (x, y, sw))
+            if self.class_weight is not None:
+                sw = class_weight_to_sample_weight(self.class_weight, y, sw)
+            yield x, y, sw

@@ -1,0 +1,638 @@
+"""`Trainer`: compile, fit, evaluate and predict, with every callback hook call, in one file.
+
+The three loops below read top to bottom. Their one rule for speed: nothing here reads a value
+back from the device inside the batch loop unless a callback overrides the batch hook being
+dispatched (then the logs are built in one batched transfer) or the progress bar redraws.
+Epoch-level logs are read once per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from kfit import optimizers as optimizers_module
+from kfit.backend import conversion
+from kfit.backend.device import default_device
+from kfit.backend.steps import batch_size_of, make_predict_step, make_test_step, make_train_step
+from kfit.callbacks.callback_list import CallbackList
+from kfit.metrics import Mean
+from kfit.trainers.compile_utils import CompileLoss, CompileMetrics
+from kfit.trainers.data_adapters import (
+    ArrayDataAdapter,
+    flatten,
+    get_data_adapter,
+    is_array_like,
+    map_structure,
+    split_validation,
+    unpack_x_y_sample_weight,
+)
+from kfit.trainers.epoch_iterator import EpochIterator
+
+__all__ = ["Trainer"]
+
+Logs = dict[str, Any]
+
+
+def _received(name: str, value: Any) -> str:
+    return f"Received: {name}={value!r} (of type {type(value).__name__})."
+
+
+def _check_int(name: str, value: Any, minimum: int, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(
+            f"Expected `{name}` to be {bound}{' or None' if allow_none else ''}. "
+            f"{_received(name, value)} Pass e.g. {name}={max(minimum, 32 if name.endswith('batch_size') else 1)}."
+        )
+
+
+def _check_verbose(verbose: Any) -> None:
+    if verbose not in ("auto", 0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(
+            f"Expected `verbose` to be 'auto', 0, 1 or 2. {_received('verbose', verbose)} "
+            "Use 0 for silence, 1 for a progress bar, 2 for one line per epoch."
+        )
+
+
+class Trainer:
+    """The Keras training API, mixed into `kfit.Model`.
+
+    Example:
+        >>> import numpy as np, kfit
+        >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+        >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        >>> history = model.fit(np.ones((8, 2)), np.ones(8), epochs=2, verbose=0)
+        >>> sorted(history.history)
+        ['loss', 'mae']
+        >>> model.predict(np.ones((3, 2)), verbose=0).shape
+        (3, 1)
+    """
+
+    # Set by Model.__init__; declared here for readers and type checkers.
+    optimizer: Any
+    compiled: bool
+    stop_training: bool
+    stop_evaluating: bool
+    stop_predicting: bool
+    history: Any
+
+    def _init_trainer(self) -> None:
+        self.compiled = False
+        self.optimizer = None
+        self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
+        self.history = None
+        self._compile_loss: CompileLoss | None = None
+        self._compile_metrics: CompileMetrics | None = None
+        self._loss_tracker: Mean | None = None
+        self._output_loss_trackers: list[Mean] = []
+        self._jit_compile = False
+        self._compiled_forward: Any = None
+        self._steps: dict[str, Callable[..., Any]] = {}
+        self._device: torch.device | None = None
+        self._explicit_device: torch.device | None = None
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: bool | str = "auto",
+        auto_scale_loss: bool = True,
+        device: str | torch.device | None = None,
+    ) -> None:
+        """Configures the model for training.
+
+        Args:
+            optimizer: name, `kfit.optimizers.Optimizer`, or a ready `torch.optim.Optimizer`.
+            loss: name, `kfit.losses.Loss`, callable `fn(y_true, y_pred)`, or a list/dict per output.
+            loss_weights: a scalar, or one per output, multiplying each output's loss.
+            metrics: list of names, `kfit.metrics.Metric`s or callables (a dict per output).
+            weighted_metrics: like `metrics`, but weighted by `sample_weight`/`class_weight`.
+            run_eagerly: accepted for Keras compatibility; kfit always runs eagerly.
+            steps_per_execution: accepted for Keras compatibility; must be 1 for now.
+            jit_compile: True compiles the forward pass with `torch.compile`; "auto" means False.
+            auto_scale_loss: accepted for Keras compatibility.
+            device: where to train; by default cuda, then mps, then cpu (or where `model.to()`
+                put the model).
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=4)])
+            >>> model.compile(optimizer=kfit.optimizers.Adam(1e-3), loss="mse", metrics=["mae"])
+            >>> model.compiled
+            True
+        """
+        del run_eagerly, auto_scale_loss
+        _check_int("steps_per_execution", steps_per_execution, 1, allow_none=False)
+        if steps_per_execution != 1:
+            raise ValueError(
+                "Expected `steps_per_execution` to be 1: kfit runs each step eagerly. "
+                f"{_received('steps_per_execution', steps_per_execution)} Remove the argument."
+            )
+        if isinstance(optimizer, torch.optim.Optimizer) and not isinstance(optimizer, optimizers_module.Optimizer):
+            self.optimizer = optimizer
+        else:
+            self.optimizer = optimizers_module.get(optimizer)
+        self._compile_loss = CompileLoss(loss, loss_weights) if loss is not None else None
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics)
+        self._loss_tracker = Mean(name="loss")
+        self._output_loss_trackers = []
+        self._jit_compile = jit_compile is True
+        self._compiled_forward = None
+        self._steps = {}
+        if device is not None:
+            self._explicit_device = torch.device(device)
+        self.compiled = True
+
+    def _resolve_device(self) -> torch.device:
+        if self._explicit_device is not None:
+            device = self._explicit_device
+        else:
+            params = [p for p in self.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]  # type: ignore[attr-defined]
+            on = {p.device.type for p in params}
+            device = params[0].device if on - {"cpu"} else default_device()
+        if self._device != device:
+            self.to(device)  # type: ignore[attr-defined]
+            self._device = device
+        return device
+
+    def _assert_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"Expected a compiled model before `{method}()`. Received: a model on which "
+                "`compile()` was never called. Call `model.compile(optimizer=..., loss=...)` first."
+            )
+        if method != "predict" and self._compile_loss is None:
+            raise ValueError(
+                f"Expected a loss to `{method}()` with. Received: compile(loss=None). "
+                "Pass a loss to `compile`, e.g. loss='mse'."
+            )
+
+    @property
+    def metrics(self) -> list[Any]:
+        """The loss tracker(s) followed by the compiled metrics (built after the first batch)."""
+        if self._loss_tracker is None:
+            return []
+        compiled = self._compile_metrics.metrics if self._compile_metrics is not None else []
+        return [self._loss_tracker, *self._output_loss_trackers, *compiled]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def _forward_fn(self) -> Callable[[Any], Any]:
+        if not self._jit_compile:
+            return self  # type: ignore[return-value]
+        if self._compiled_forward is None:
+            self._compiled_forward = torch.compile(self)  # type: ignore[arg-type]
+        return self._compiled_forward
+
+    def _update_metrics(self, loss: torch.Tensor, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> None:
+        # Keras weights the loss's running mean by the number of samples in the batch.
+        n = batch_size_of(x)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=n)  # type: ignore[union-attr]
+        compile_loss = self._compile_loss
+        if compile_loss is not None and compile_loss.names is not None:
+            parts = compile_loss.per_output(y, y_pred, sample_weight)
+            if not self._output_loss_trackers:
+                self._output_loss_trackers = [Mean(name=f"{name}_loss") for name, _ in parts]
+            for tracker, (_, value) in zip(self._output_loss_trackers, parts):
+                tracker.update_state(value.detach(), sample_weight=n)
+        if self._compile_metrics is not None and y is not None:
+            self._compile_metrics.update_state(y, y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred, sample_weight)
+
+    def _step(self, kind: str) -> Callable[..., Any]:
+        step = self._steps.get(kind)
+        if step is None:
+            make = {"train": make_train_step, "test": make_test_step, "predict": make_predict_step}[kind]
+            step = self._steps[kind] = make(self)
+        return step
+
+    def _logs(self) -> Logs:
+        """The current metric results as Python floats, keys sorted: one device->host transfer."""
+        metrics = self.metrics
+        values = conversion.scalars_to_floats([m.result() for m in metrics])
+        return dict(sorted(zip((m.name for m in metrics), values)))
+
+    # ------------------------------------------------------------------ building
+    def _check_input_shape(self, x: Any) -> None:
+        expected = self._expected_input_shape()  # type: ignore[attr-defined]
+        if expected is None or not isinstance(x, torch.Tensor):
+            return
+        got = tuple(x.shape)
+        if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
+            raise ValueError(
+                f"Expected input of shape {expected} for model {self.name!r}. "  # type: ignore[attr-defined]
+                f"Received: x with shape {got}. Reshape the data so that each sample has shape "
+                f"{expected[1:]}, or build the model for inputs of shape {got[1:]}."
+            )
+
+    def _build_for(self, x: Any) -> None:
+        """Builds unbuilt layers with a forward pass on a slice of `x`, then the optimizer."""
+        if not self._is_built():  # type: ignore[attr-defined]
+            sample = map_structure(lambda t: t[:1], x)
+            was_training = self.training  # type: ignore[attr-defined]
+            self.eval()  # type: ignore[attr-defined]
+            try:
+                with torch.no_grad():
+                    self(sample)  # type: ignore[operator]
+            finally:
+                self.train(was_training)  # type: ignore[attr-defined]
+        opt = self.optimizer
+        if isinstance(opt, optimizers_module.Optimizer) and not opt.built:
+            opt.build([p for p in self.parameters() if p.requires_grad])  # type: ignore[attr-defined]
+
+    def _first_x(self, adapter: Any) -> Any:
+        if isinstance(adapter, ArrayDataAdapter):
+            return adapter.x
+        return None
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Any = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool | str = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+    ) -> Any:
+        """Trains the model for `epochs` epochs; returns the `History`.
+
+        Arguments and their meaning are Keras 3's. `x` may be arrays or tensors (or tuples,
+        lists, dicts of them), a torch `Dataset` or `DataLoader`, or a generator yielding
+        `(x, y[, sample_weight])`.
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=3)])
+            >>> model.compile(optimizer="adam", loss="mse")
+            >>> h = model.fit(np.ones((10, 3)), np.ones(10), batch_size=4, epochs=3,
+            ...               validation_split=0.2, verbose=0)
+            >>> h.epoch, sorted(h.history)
+            ([0, 1, 2], ['loss', 'val_loss'])
+        """
+        self._assert_compiled("fit")
+        _check_int("batch_size", batch_size, 1)
+        _check_int("epochs", epochs, 0, allow_none=False)
+        _check_int("initial_epoch", initial_epoch, 0, allow_none=False)
+        _check_int("steps_per_epoch", steps_per_epoch, 1)
+        _check_int("validation_steps", validation_steps, 1)
+        _check_int("validation_batch_size", validation_batch_size, 1)
+        _check_int("validation_freq", validation_freq, 1, allow_none=False)
+        _check_verbose(verbose)
+        if epochs < initial_epoch:
+            raise ValueError(
+                "Expected `epochs` >= `initial_epoch` (epochs is the index to stop at, not a "
+                f"count). Received: epochs={epochs!r}, initial_epoch={initial_epoch!r}. "
+                f"Pass epochs={initial_epoch + epochs} to train {epochs} more epochs."
+            )
+        if not (isinstance(validation_split, (int, float)) and 0.0 <= validation_split < 1.0):
+            raise ValueError(
+                "Expected `validation_split` to be a float in [0, 1). "
+                f"{_received('validation_split', validation_split)} Pass e.g. validation_split=0.2."
+            )
+        if validation_split and validation_data is None:
+            if not is_array_like(x):
+                raise ValueError(
+                    "Expected `x` to be arrays or tensors when `validation_split` is used, since "
+                    f"only those can be split. Received: x of type {type(x).__name__}. Pass "
+                    "`validation_data` instead, or split the data yourself."
+                )
+            (x, val_x), (y, val_y), (sample_weight, val_sw) = (
+                split_validation(d, validation_split) if d is not None else (None, None)
+                for d in (x, y, sample_weight)
+            )
+            validation_data = (val_x, val_y, val_sw)
+        device = self._resolve_device()
+        adapter = get_data_adapter(
+            x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
+            class_weight=class_weight, device=device,
+        )
+        first_x = self._first_x(adapter)
+        if first_x is not None:
+            self._check_input_shape(first_x)
+        train_iterator = EpochIterator(adapter, steps_per_epoch, device=device)
+        val_iterator = None
+        if validation_data is not None:
+            val_iterator = self._validation_iterator(
+                validation_data, validation_batch_size or batch_size, validation_steps, device
+            )
+        if first_x is not None:
+            self._build_for(first_x)
+
+        verbose = 1 if verbose == "auto" else verbose
+        callbacks = _callback_list(
+            callbacks, self, add_history=True, add_progbar=verbose != 0,
+            verbose=verbose, epochs=epochs, steps=train_iterator.num_batches,
+        )
+        # Decided once per fit: a hook nobody overrides is not called, and its logs not built.
+        batch_begin = callbacks.dispatches("on_train_batch_begin")
+        batch_end = callbacks.dispatches("on_train_batch_end")
+        was_training = self.training  # type: ignore[attr-defined]
+        self.stop_training = False
+        training_logs: Logs = {}
+        callbacks.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            if train_iterator.exhausted:
+                train_iterator.warn_exhausted()
+                break
+            self.reset_metrics()
+            self.train()  # type: ignore[attr-defined]
+            callbacks.on_epoch_begin(epoch)
+            step = -1
+            for step, batch in train_iterator.epoch():
+                if step == 0 and first_x is None:
+                    self._check_input_shape(batch[0])
+                    self._build_for(batch[0])
+                    first_x = batch[0]
+                train_step = self._step("train")
+                if batch_begin:
+                    callbacks.on_train_batch_begin(step)
+                train_step(batch)
+                if batch_end:
+                    callbacks.on_train_batch_end(step, self._logs)
+                if self.stop_training:
+                    break
+            if step < 0:
+                break  # the input ran dry before this epoch's first batch
+            # Read the train means before validation, which resets the shared metrics.
+            epoch_logs = self._logs()
+            if val_iterator is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_loop(val_iterator, callbacks, restart=True)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))
+            callbacks.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
+            if self.stop_training:
+                break
+        callbacks.on_train_end(training_logs)
+        self.train(was_training)  # type: ignore[attr-defined]
+        return self.history
+
+    def _validation_iterator(
+        self, validation_data: Any, batch_size: int | None, steps: int | None, device: torch.device
+    ) -> EpochIterator:
+        if isinstance(validation_data, (tuple, list)):
+            vx, vy, vsw = unpack_x_y_sample_weight(tuple(validation_data))
+        else:
+            vx, vy, vsw = validation_data, None, None
+        adapter = get_data_adapter(vx, vy, vsw, batch_size=batch_size, shuffle=False, device=device)
+        return EpochIterator(adapter, steps, device=device)
+
+    # ------------------------------------------------------------------ evaluate
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Any = None,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Returns the loss and metrics over the data: a float, a list, or a dict.
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=3, kernel_initializer="zeros")])
+            >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+            >>> model.evaluate(np.ones((4, 3)), np.full(4, 2.0), verbose=0)
+            [4.0, 2.0]
+        """
+        if kwargs:
+            raise TypeError(f"Unrecognized arguments for `evaluate`: {sorted(kwargs)}.")
+        self._assert_compiled("evaluate")
+        _check_int("batch_size", batch_size, 1)
+        _check_int("steps", steps, 1)
+        _check_verbose(verbose)
+        device = self._resolve_device()
+        adapter = get_data_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=False, device=device)
+        first_x = self._first_x(adapter)
+        if first_x is not None:
+            self._check_input_shape(first_x)
+            self._build_for(first_x)
+        iterator = EpochIterator(adapter, steps, device=device)
+        verbose = 1 if verbose == "auto" else verbose
+        callbacks = _callback_list(
+            callbacks, self, add_progbar=verbose != 0,
+            verbose=verbose, epochs=1, steps=iterator.num_batches,
+        )
+        was_training = self.training  # type: ignore[attr-defined]
+        logs = self._evaluate_loop(iterator, callbacks)
+        self.train(was_training)  # type: ignore[attr-defined]
+        if return_dict:
+            return logs
+        return self._flatten_in_order(logs)
+
+    def _evaluate_loop(self, iterator: EpochIterator, callbacks: CallbackList, restart: bool = False) -> Logs:
+        if restart and iterator.adapter.restartable:
+            iterator.restart()
+        batch_begin = callbacks.dispatches("on_test_batch_begin")
+        batch_end = callbacks.dispatches("on_test_batch_end")
+        self.eval()  # type: ignore[attr-defined]
+        self.reset_metrics()
+        self.stop_evaluating = False
+        callbacks.on_test_begin()
+        for step, batch in iterator.epoch():
+            if step == 0:
+                self._check_input_shape(batch[0])
+                self._build_for(batch[0])
+            test_step = self._step("test")
+            if batch_begin:
+                callbacks.on_test_batch_begin(step)
+            test_step(batch)
+            if batch_end:
+                callbacks.on_test_batch_end(step, self._logs)
+            if self.stop_evaluating:
+                break
+        logs = self._logs()
+        callbacks.on_test_end(logs)
+        return logs
+
+    def _flatten_in_order(self, logs: Logs) -> Any:
+        names = self.metrics_names
+        results = [logs[n] for n in names if n in logs]
+        results += [logs[k] for k in sorted(logs) if k not in names]
+        return results[0] if len(results) == 1 else results
+
+    # ------------------------------------------------------------------ predict
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        steps: int | None = None,
+        callbacks: Any = None,
+    ) -> Any:
+        """Returns the model's outputs for `x` as numpy arrays (the structure of the outputs).
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(2, input_dim=3)])
+            >>> model.predict(np.ones((5, 3)), batch_size=2, verbose=0).shape
+            (5, 2)
+        """
+        _check_int("batch_size", batch_size, 1)
+        _check_int("steps", steps, 1)
+        _check_verbose(verbose)
+        device = self._resolve_device()
+        if isinstance(x, (tuple, list)) and len(x) in (2, 3) and not is_array_like(x):
+            x = x[0]
+        adapter = get_data_adapter(x, batch_size=batch_size, shuffle=False, device=device)
+        first_x = self._first_x(adapter)
+        if first_x is not None:
+            self._check_input_shape(first_x)
+        iterator = EpochIterator(adapter, steps, device=device)
+        callbacks = _callback_list(
+            callbacks, self, add_progbar=verbose != 0,
+            verbose=verbose, epochs=1, steps=iterator.num_batches,
+        )
+        batch_begin = callbacks.dispatches("on_predict_batch_begin")
+        batch_end = callbacks.dispatches("on_predict_batch_end")
+        was_training = self.training  # type: ignore[attr-defined]
+        self.eval()  # type: ignore[attr-defined]
+        self.stop_predicting = False
+        outputs: list[Any] = []
+        callbacks.on_predict_begin()
+        for step, batch in iterator.epoch():
+            if step == 0 and first_x is None:
+                self._check_input_shape(batch[0])
+            predict_step = self._step("predict")
+            if batch_begin:
+                callbacks.on_predict_batch_begin(step)
+            out = predict_step(batch)
+            outputs.append(out)
+            if batch_end:
+                callbacks.on_predict_batch_end(step, lambda o=out: {"outputs": _to_numpy(o)})
+            if self.stop_predicting:
+                break
+        callbacks.on_predict_end()
+        self.train(was_training)  # type: ignore[attr-defined]
+        if not outputs:
+            raise ValueError(
+                "Expected `x` to yield at least one batch for `predict`. Received: empty input. "
+                "Pass at least one sample."
+            )
+        return _to_numpy(_concat(outputs))
+
+    # ------------------------------------------------------------------ single batches
+    def _single_batch(self, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> tuple[Any, Any, Any]:
+        device = self._resolve_device()
+        adapter = ArrayDataAdapter(x, y, sample_weight, batch_size=max(1, _len(x)), shuffle=False,
+                                   class_weight=class_weight, device=device)
+        self._check_input_shape(adapter.x)
+        self._build_for(adapter.x)
+        batch = next(adapter.iter_pass())
+        return EpochIterator(adapter, device=device)._place(batch)
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """Runs one gradient update on one batch; returns the running metrics (not reset).
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> isinstance(model.train_on_batch(np.ones((4, 2)), np.ones(4)), float)
+            True
+        """
+        self._assert_compiled("train_on_batch")
+        batch = self._single_batch(x, y, sample_weight, class_weight)
+        self.train()  # type: ignore[attr-defined]
+        self._step("train")(batch)
+        logs = self._logs()
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """Evaluates one batch; returns the running metrics (not reset).
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2, kernel_initializer="zeros")])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> model.test_on_batch(np.ones((4, 2)), np.ones(4))
+            1.0
+        """
+        self._assert_compiled("test_on_batch")
+        batch = self._single_batch(x, y, sample_weight)
+        self.eval()  # type: ignore[attr-defined]
+        self._step("test")(batch)
+        logs = self._logs()
+        return logs if return_dict else self._flatten_in_order(logs)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """Returns the outputs for one batch as numpy.
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(2, input_dim=2)])
+            >>> model.predict_on_batch(np.ones((3, 2))).shape
+            (3, 2)
+        """
+        batch = self._single_batch(x, None, None)
+        self.eval()  # type: ignore[attr-defined]
+        return _to_numpy(self._step("predict")(batch))
+
+
+def _callback_list(callbacks: Any, model: Any, add_history: bool = False, add_progbar: bool = False, **params: Any) -> CallbackList:
+    if isinstance(callbacks, CallbackList):
+        callbacks.set_model(model)
+        callbacks.set_params(params)
+        return callbacks
+    return CallbackList(callbacks, add_history=add_history, add_progbar=add_progbar, model=model, **params)
+
+
+def _len(x: Any) -> int:
+    leaves = flatten(x)
+    return int(np.shape(leaves[0])[0]) if leaves else 0
+
+
+def _concat(outputs: list[Any]) -> Any:
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat(outputs) if len(outputs) > 1 else first
+    if isinstance(first, dict):
+        return {k: _concat([o[k] for o in outputs]) for k in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(_concat([o[i] for o in outputs]) for i in range(len(first)))
+    return outputs
+
+
+def _to_numpy(value: Any) -> Any:
+    return map_structure(lambda t: conversion.to_host(t) if isinstance(t, torch.Tensor) else t, value)

@@ -1,0 +1,39 @@
+"""Shared fixtures: small deterministic data and the guide's model."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture
+def guide_data() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-shaped synthetic data, like the guide's 1000 samples of 784 features."""
+    rs = np.random.RandomState(0)
+    x = rs.rand(1000, 784).astype("float32")
+    y = rs.randint(0, 10, 1000).astype("float32")
+    return x, y
+
+
+def guide_model(learning_rate: float = 0.1):  # type: ignore[no-untyped-def]
+    import kfit as keras
+
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(1, input_dim=784))
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        loss="mean_squared_error",
+        metrics=["mean_absolute_error"],
+    )
+    return model

@@ -1,0 +1,74 @@
+"""Model: three ways to build one, torch-native behaviour, weights API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import kfit
+
+
+def test_model_is_a_torch_module_and_wraps_any_module():
+    inner = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    model = kfit.Model(inner)
+    assert isinstance(model, torch.nn.Module)
+    assert len(list(model.parameters())) == 4
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((8, 3), "float32"), np.ones(8, "float32"), epochs=1, verbose=0)
+    # get_weights of a torch module follows its state_dict (torch layout).
+    assert [w.shape for w in model.get_weights()] == [(4, 3), (4,), (1, 4), (1,)]
+
+
+def test_subclass_call_receives_training_flag():
+    seen = []
+
+    class WithTraining(kfit.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = kfit.layers.Dense(1)
+
+        def call(self, x, training=False):
+            seen.append(training)
+            return self.dense(x)
+
+    model = WithTraining()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 2), "float32"), np.ones(4, "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    model.predict(x, verbose=0)
+    # The first call builds the weights in eval mode, then one training step, then predict.
+    assert seen[-2:] == [True, False]
+
+
+def test_functional_api_is_rejected_with_alternatives():
+    with pytest.raises(TypeError, match="functional API"):
+        kfit.Model("inputs", "outputs")
+
+
+def test_to_device_is_remembered():
+    model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)]).to("cpu")
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._resolve_device() == torch.device("cpu")
+
+
+def test_save_and_load_weights_round_trip(tmp_path):
+    model = kfit.Sequential([kfit.layers.Dense(3, input_dim=2), kfit.layers.Dense(1)])
+    for ext in (".safetensors", ".weights.h5"):
+        path = tmp_path / f"w{ext}"
+        model.save_weights(path)
+        other = kfit.Sequential([kfit.layers.Dense(3, input_dim=2), kfit.layers.Dense(1)])
+        other.set_weights([np.zeros_like(w) for w in model.get_weights()])
+        other.load_weights(path)
+        for a, b in zip(model.get_weights(), other.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"\.weights\.h5.*\.safetensors|\.safetensors.*\.weights\.h5"):
+        model.save_weights(tmp_path / "w.pt")
+
+
+def test_summary_lists_layers_and_counts(capsys):
+    model = kfit.Sequential([kfit.layers.Dense(4, input_dim=3), torch.nn.ReLU(), kfit.layers.Dense(1)])
+    model.summary()
+    out = capsys.readouterr().out
+    assert "(None, 4)" in out and "(None, 1)" in out
+    assert "Total params: 21" in out and "Trainable params: 21" in out

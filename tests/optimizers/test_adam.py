@@ -1,0 +1,65 @@
+"""Adam matches Keras 3 (epsilon added to sqrt(v) before bias correction)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from optimizer_parity import gradient_sequence, parity, run_kfit
+
+from kfit.optimizers import Adam
+
+keras = pytest.importorskip("keras")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"learning_rate": 0.01, "amsgrad": True},
+        {"learning_rate": 0.02, "beta_1": 0.5, "beta_2": 0.9, "epsilon": 1e-2},
+        {"learning_rate": 0.01, "weight_decay": 0.05},
+    ],
+    ids=["default", "amsgrad", "custom_betas", "weight_decay"],
+)
+def test_matches_keras(kwargs):
+    parity(Adam(**kwargs), keras.optimizers.Adam(**kwargs))
+
+
+def test_many_steps_keep_bias_correction_in_step():
+    parity(Adam(learning_rate=0.01), keras.optimizers.Adam(learning_rate=0.01), steps=30)
+
+
+def test_differs_from_torch_adam_epsilon_placement():
+    grads = gradient_sequence(3, scale=0.01)
+    ours = run_kfit(Adam(learning_rate=0.1, epsilon=1e-2), grads)
+    torch_params = [torch.nn.Parameter(p.detach().clone()) for p in run_kfit(Adam(), [])]
+    torch_opt = torch.optim.Adam(torch_params, lr=0.1, eps=1e-2)
+    for step_grads in grads:
+        for p, g in zip(torch_params, step_grads):
+            p.grad = torch.tensor(g)
+        torch_opt.step()
+    assert not np.allclose(ours[0].detach().numpy(), torch_params[0].detach().numpy(), rtol=1e-3)
+
+
+def test_config_matches_keras_defaults():
+    ours, theirs = Adam().get_config(), keras.optimizers.Adam().get_config()
+    assert list(ours) == list(theirs)
+    for key in ours:
+        if key != "name":
+            assert ours[key] == pytest.approx(theirs[key]), key
+
+
+def test_amsgrad_slot_and_hyperparameters_before_build():
+    opt = Adam(amsgrad=True)
+    opt.beta_1 = 0.8
+    assert opt.beta_1 == 0.8 and not opt.built
+    opt.build([torch.nn.Parameter(torch.zeros(2))])
+    assert opt.param_groups[0]["beta_1"] == 0.8
+    assert sorted(opt.state_dict()["state"][0]) == ["momentum", "velocity", "velocity_hat"]
+
+
+@pytest.mark.parametrize("name,value", [("beta_1", 1.5), ("beta_2", -0.1), ("epsilon", -1.0)])
+def test_invalid_hyperparameters(name, value):
+    with pytest.raises(ValueError, match=rf"`{name}`.*Received: {name}="):
+        Adam(**{name: value})
