@@ -232,7 +232,8 @@ class Constant(Initializer):
         dtype: str | torch.dtype | None = None,
         device: str | torch.device | None = None,
     ) -> torch.Tensor:
-        return torch.full(_resolve_shape(shape), self.value, dtype=_resolve_dtype(dtype), device=device)
+        dims = _resolve_shape(shape)
+        return torch.full(dims, self.value, dtype=_resolve_dtype(dtype), device=device)
 
     def get_config(self) -> dict[str, Any]:
         """Returns `{"value": value}`.
@@ -271,7 +272,8 @@ class Identity(Initializer):
                 f"Received: shape={tuple(dims)!r} (of type tuple, rank {len(dims)}). "
                 "Use it for square or rectangular matrices such as Dense kernels."
             )
-        return torch.eye(dims[0], dims[1], dtype=_resolve_dtype(dtype), device=device).mul_(self.gain)
+        eye = torch.eye(dims[0], dims[1], dtype=_resolve_dtype(dtype), device=device)
+        return eye.mul_(self.gain)
 
     def get_config(self) -> dict[str, Any]:
         """Returns `{"gain": gain}`.
@@ -296,7 +298,10 @@ class _RandomInitializer(Initializer):
         self.seed = None if seed is None else int(seed)
 
     def _empty(
-        self, shape: Sequence[int], dtype: str | torch.dtype | None, device: str | torch.device | None
+        self,
+        shape: Sequence[int],
+        dtype: str | torch.dtype | None,
+        device: str | torch.device | None,
     ) -> tuple[torch.Tensor, torch.dtype, torch.Generator | None]:
         """Returns an uninitialised float tensor to fill, the requested dtype and the generator."""
         target = _resolve_dtype(dtype)
@@ -339,7 +344,9 @@ class RandomUniform(_RandomInitializer):
         True
     """
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
+    ) -> None:
         self.minval = minval
         self.maxval = maxval
         super().__init__(seed=seed)
@@ -798,7 +805,9 @@ def _lookup(name: str, custom_objects: dict[str, Any] | None = None) -> type[Ini
     )
 
 
-def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Initializer:
+def deserialize(
+    config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Initializer:
     """Recreates an initializer from `serialize()`'s output (or a Keras-saved config).
 
     Example:

@@ -31,7 +31,9 @@ def gradient_sequence(steps: int, scale: float = 1.0) -> list[list[np.ndarray]]:
 
 
 def run_kfit(
-    optimizer: Any, grads: list[list[np.ndarray | None]], params: list[torch.nn.Parameter] | None = None
+    optimizer: Any,
+    grads: list[list[np.ndarray | None]],
+    params: list[torch.nn.Parameter] | None = None,
 ) -> list[torch.nn.Parameter]:
     if params is None:
         params = [torch.nn.Parameter(torch.tensor(v)) for v in initial_values()]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-import warnings
 
 import numpy as np
 import pytest
@@ -55,7 +53,8 @@ keras = pytest.importorskip("keras")
 )
 def test_shared_options_match_keras(name, kwargs, scale):
     grads = gradient_sequence(5, scale=scale)
-    parity(getattr(optimizers, name)(**kwargs), getattr(keras.optimizers, name)(**kwargs), grads=grads)
+    ours, theirs = getattr(optimizers, name)(**kwargs), getattr(keras.optimizers, name)(**kwargs)
+    parity(ours, theirs, grads=grads)
 
 
 @pytest.mark.parametrize("frequency", [None, 2])
@@ -96,9 +95,8 @@ def test_schedule_matches_keras(name):
     ours = getattr(optimizers, name)(
         learning_rate=optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
     )
-    theirs = getattr(keras.optimizers, name)(
-        learning_rate=keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
-    )
+    keras_schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    theirs = getattr(keras.optimizers, name)(learning_rate=keras_schedule)
     parity(ours, theirs)
     assert float(ours.learning_rate) == pytest.approx(float(theirs.learning_rate), rel=1e-6)
     assert ours.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** (4 / 2))  # value used last
@@ -114,7 +112,8 @@ def test_keras_apply_api_matches_keras_and_keeps_grads():
         ours.apply([torch.tensor(g) for g in step_grads], params)
     assert params[1].grad is sentinel
     assert params[0].grad is None
-    assert_close(params, [v.value for v in run_keras(keras.optimizers.RMSprop(learning_rate=0.1), grads)])
+    variables = run_keras(keras.optimizers.RMSprop(learning_rate=0.1), grads)
+    assert_close(params, [v.value for v in variables])
     assert int(ours.apply_gradients(zip([torch.ones(4)], [params[1]]))) == 4
 
 
@@ -445,7 +444,9 @@ def test_names_are_unique_snake_case():
 
 
 # ---------------------------------------------------------------- get / serialize
-@pytest.mark.parametrize("name", ["sgd", "SGD", "rmsprop", "RMSprop", "adam", "ADAM", "adamw", "Adagrad"])
+@pytest.mark.parametrize(
+    "name", ["sgd", "SGD", "rmsprop", "RMSprop", "adam", "ADAM", "adamw", "Adagrad"]
+)
 def test_get_by_name(name):
     opt = optimizers.get(name)
     assert type(opt).__name__.lower() == name.lower() and not opt.built
@@ -456,7 +457,8 @@ def test_get_passes_instances_and_resolves_dicts():
     assert optimizers.get(opt) is opt
     assert optimizers.get(None) is None
     assert isinstance(optimizers.get(Adagrad), Adagrad)
-    restored = optimizers.get({"class_name": "adam", "config": {"learning_rate": 0.5, "beta_1": 0.8}})
+    config = {"class_name": "adam", "config": {"learning_rate": 0.5, "beta_1": 0.8}}
+    restored = optimizers.get(config)
     assert isinstance(restored, Adam) and float(restored.lr) == 0.5 and restored.beta_1 == 0.8
 
 
@@ -473,7 +475,9 @@ def test_get_rejects_other_types(bad):
 
 
 def test_serialize_round_trip_with_schedule_and_keras_configs():
-    schedule = optimizers.schedules.CosineDecay(0.1, decay_steps=100, warmup_target=0.2, warmup_steps=10)
+    schedule = optimizers.schedules.CosineDecay(
+        0.1, decay_steps=100, warmup_target=0.2, warmup_steps=10
+    )
     opt = SGD(learning_rate=schedule, momentum=0.5, clipvalue=2.0)
     config = optimizers.serialize(opt)
     json.dumps(config)
@@ -493,7 +497,15 @@ def test_serialize_round_trip_with_schedule_and_keras_configs():
 
 def test_exports():
     assert set(optimizers.__all__) >= {
-        "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "get", "OptimizerVariable", "schedules"
+        "Optimizer",
+        "SGD",
+        "RMSprop",
+        "Adam",
+        "AdamW",
+        "Adagrad",
+        "get",
+        "OptimizerVariable",
+        "schedules",
     }
     assert issubclass(Optimizer, torch.optim.Optimizer)
     assert isinstance(SGD(), torch.optim.Optimizer)

@@ -30,7 +30,8 @@ def test_momentum_follows_keras_when_learning_rate_changes():
     # Keras's velocity carries the learning rate (v = mu*v - lr*g), torch's does not, so a
     # mid-run change separates the two conventions.
     grads = gradient_sequence(5)
-    ours, theirs = SGD(learning_rate=0.1, momentum=0.9), keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    ours = SGD(learning_rate=0.1, momentum=0.9)
+    theirs = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
     params = run_kfit(ours, grads[:2])
     variables = run_keras(theirs, grads[:2])
     ours.learning_rate = 0.01

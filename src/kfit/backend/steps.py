@@ -29,13 +29,15 @@ def make_train_step(model: Any) -> Callable[[Batch], torch.Tensor]:
     compute_loss = model._compile_loss
     optimizer = model.optimizer
     update_metrics = model._update_metrics
+    # Keras multiplies the loss by `loss_scale_factor` (when set) before differentiating.
+    scale_loss = getattr(optimizer, "scale_loss", lambda loss: loss)
 
     def train_step(batch: Batch) -> torch.Tensor:
         x, y, sample_weight = batch
         y_pred = forward(x)
         loss = compute_loss(y, y_pred, sample_weight)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scale_loss(loss).backward()
         optimizer.step()
         with torch.no_grad():
             update_metrics(loss, x, y, y_pred, sample_weight)

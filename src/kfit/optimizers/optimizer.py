@@ -329,7 +329,10 @@ class _GroupCache:
     __slots__ = ("params", "slots", "decay_mask", "all_decay")
 
     def __init__(
-        self, params: list[torch.Tensor], slots: dict[str, list[torch.Tensor]], decay_mask: list[bool]
+        self,
+        params: list[torch.Tensor],
+        slots: dict[str, list[torch.Tensor]],
+        decay_mask: list[bool],
     ) -> None:
         self.params = params
         self.slots = slots
@@ -439,7 +442,11 @@ class Optimizer(torch.optim.Optimizer):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
 
-        clip_args = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        clip_args = {
+            "clipnorm": clipnorm,
+            "clipvalue": clipvalue,
+            "global_clipnorm": global_clipnorm,
+        }
         set_args = {k: v for k, v in clip_args.items() if v is not None}
         if len(set_args) > 1:
             raise ValueError(
@@ -448,14 +455,14 @@ class Optimizer(torch.optim.Optimizer):
                 "Keep the one you need and remove the others."
             )
         for key, value in set_args.items():
-            _check_real(key, value, low=0.0)
+            _check_real(key, value, low=0.0, example=1.0)
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
 
         self.use_ema = _check_bool("use_ema", use_ema)
         if use_ema:
-            _check_real("ema_momentum", ema_momentum, low=0.0, high=1.0)
+            _check_real("ema_momentum", ema_momentum, low=0.0, high=1.0, example=0.99)
             if ema_overwrite_frequency is not None and (
                 not isinstance(ema_overwrite_frequency, int)
                 or isinstance(ema_overwrite_frequency, bool)
@@ -470,7 +477,7 @@ class Optimizer(torch.optim.Optimizer):
         self.ema_overwrite_frequency = ema_overwrite_frequency
 
         if loss_scale_factor is not None:
-            _check_real("loss_scale_factor", loss_scale_factor)
+            _check_real("loss_scale_factor", loss_scale_factor, example=1024.0)
             if loss_scale_factor == 0:
                 raise ValueError(
                     "Expected `loss_scale_factor` to be a non-zero number or None. "
@@ -729,11 +736,14 @@ class Optimizer(torch.optim.Optimizer):
             >>> import torch
             >>> from kfit.optimizers import AdamW
             >>> layer = torch.nn.Linear(2, 1)
-            >>> opt = AdamW()
+            >>> opt = AdamW(learning_rate=0.1, weight_decay=0.5)
             >>> opt.exclude_from_weight_decay(var_names=["bias"])
             >>> opt.build(layer.named_parameters())
-            >>> opt._ensure_cache()[0].decay_mask
-            [True, False]
+            >>> weight, bias = layer.weight.detach().clone(), layer.bias.detach().clone()
+            >>> layer.weight.grad, layer.bias.grad = torch.zeros(1, 2), torch.zeros(1)
+            >>> opt.step()  # zero gradients: only the decay moves the weights
+            >>> torch.allclose(layer.weight, weight * 0.95), torch.equal(layer.bias, bias)
+            (True, True)
         """
         self._exclude_ids = {id(v) for v in var_list} if var_list else set()
         self._exclude_pattern = re.compile("|".join(sorted(set(var_names)))) if var_names else None
@@ -886,7 +896,9 @@ class Optimizer(torch.optim.Optimizer):
 
     # ------------------------------------------------------------------ Keras entry points
     def apply(
-        self, grads: Sequence[torch.Tensor | None], trainable_variables: Sequence[torch.Tensor] | None = None
+        self,
+        grads: Sequence[torch.Tensor | None],
+        trainable_variables: Sequence[torch.Tensor] | None = None,
     ) -> None:
         """Applies `grads` to `trainable_variables` (Keras's custom-training-loop API).
 
@@ -955,7 +967,9 @@ class Optimizer(torch.optim.Optimizer):
             for p, g in zip(all_params, previous):
                 p.grad = g
 
-    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> OptimizerVariable:
+    def apply_gradients(
+        self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]
+    ) -> OptimizerVariable:
         """Applies `(gradient, variable)` pairs; returns `iterations`, as Keras does.
 
         Example:
@@ -1047,8 +1061,8 @@ class Optimizer(torch.optim.Optimizer):
             return
         self._require_ema("`finalize_variable_values()`")
         self._ensure_cache()
-        averages = self._ema_lists[1]  # type: ignore[index]
-        targets = self._ema_lists[0] if variables is None else list(variables)  # type: ignore[index]
+        params, averages = self._ema_lists  # type: ignore[misc]
+        targets = params if variables is None else list(variables)
         if len(targets) != len(averages):
             raise ValueError(
                 f"Expected {len(averages)} variables (those the optimizer was built with). "
@@ -1117,6 +1131,9 @@ class Optimizer(torch.optim.Optimizer):
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, with Keras 3's keys.
+
+        A schedule is serialized with `schedules.serialize`; a float or callable learning
+        rate is stored as its current value.
 
         Example:
             >>> from kfit.optimizers import SGD

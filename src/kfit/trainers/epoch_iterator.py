@@ -45,6 +45,7 @@ class EpochIterator:
         self.steps_per_epoch = steps_per_epoch
         self.device = torch.device(device)
         self._pass: Iterator[Batch] | None = None
+        self._held: Batch | None = None
         self.exhausted = False
 
     @property
@@ -53,6 +54,20 @@ class EpochIterator:
         if self.steps_per_epoch is not None:
             return self.steps_per_epoch
         return self.adapter.num_batches
+
+    def peek(self) -> Batch | None:
+        """The next batch, held back so that the next epoch still yields it first."""
+        if self._held is None:
+            if self._pass is None:
+                self._pass = self.adapter.iter_pass()
+            self._held = next(self._pass, None)
+        return None if self._held is None else self._place(self._held)
+
+    def _next(self) -> Batch | None:
+        if self._held is not None:
+            batch, self._held = self._held, None
+            return batch
+        return next(self._pass, None)  # type: ignore[arg-type]
 
     def _place(self, batch: Batch) -> Batch:
         if self.device.type == "cpu":
@@ -72,7 +87,7 @@ class EpochIterator:
                     break
                 self._pass = self.adapter.iter_pass()
                 fresh = True
-            batch = next(self._pass, None)
+            batch = self._next()
             if batch is None:
                 self._pass = None
                 if fresh or not self.adapter.restartable:
@@ -88,8 +103,12 @@ class EpochIterator:
             self._ran_dry()
             return
         step = -1
-        for step, batch in enumerate(self.adapter.iter_pass()):
+        if self._pass is None:
+            self._pass = self.adapter.iter_pass()
+        while (batch := self._next()) is not None:
+            step += 1
             yield step, self._place(batch)
+        self._pass = None
         if step < 0 or not self.adapter.restartable:
             # A generator's single pass is over; a later epoch would find nothing.
             self.exhausted = not self.adapter.restartable
@@ -99,6 +118,7 @@ class EpochIterator:
     def restart(self) -> None:
         """Drops the pass in progress, so that the next epoch starts a new one."""
         self._pass = None
+        self._held = None
 
     def _ran_dry(self) -> None:
         self.exhausted = True

@@ -257,12 +257,15 @@ class Trainer:
                 self.train(was_training)  # type: ignore[attr-defined]
         opt = self.optimizer
         if isinstance(opt, optimizers_module.Optimizer) and not opt.built:
-            opt.build([p for p in self.parameters() if p.requires_grad])  # type: ignore[attr-defined]
+            # Names let `exclude_from_weight_decay(var_names=...)` match parameters.
+            opt.build([(n, p) for n, p in self.named_parameters() if p.requires_grad])  # type: ignore[attr-defined]
 
-    def _first_x(self, adapter: Any) -> Any:
-        if isinstance(adapter, ArrayDataAdapter):
-            return adapter.x
-        return None
+    def _first_x(self, iterator: EpochIterator) -> Any:
+        """The inputs to check and build from: the whole arrays, or a first batch held back."""
+        if isinstance(iterator.adapter, ArrayDataAdapter):
+            return iterator.adapter.x
+        batch = iterator.peek()
+        return None if batch is None else batch[0]
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -336,10 +339,12 @@ class Trainer:
             x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
             class_weight=class_weight, device=device,
         )
-        first_x = self._first_x(adapter)
+        train_iterator = EpochIterator(adapter, steps_per_epoch, device=device)
+        # Everything is checked and built before on_train_begin, so callbacks there (restoring a
+        # backup, say) see the model's weights and the optimizer's state.
+        first_x = self._first_x(train_iterator)
         if first_x is not None:
             self._check_input_shape(first_x)
-        train_iterator = EpochIterator(adapter, steps_per_epoch, device=device)
         val_iterator = None
         if validation_data is not None:
             val_iterator = self._validation_iterator(
@@ -368,12 +373,8 @@ class Trainer:
             self.train()  # type: ignore[attr-defined]
             callbacks.on_epoch_begin(epoch)
             step = -1
+            train_step = self._step("train")
             for step, batch in train_iterator.epoch():
-                if step == 0 and first_x is None:
-                    self._check_input_shape(batch[0])
-                    self._build_for(batch[0])
-                    first_x = batch[0]
-                train_step = self._step("train")
                 if batch_begin:
                     callbacks.on_train_batch_begin(step)
                 train_step(batch)
@@ -393,6 +394,9 @@ class Trainer:
             training_logs = epoch_logs
             if self.stop_training:
                 break
+        if isinstance(self.optimizer, optimizers_module.Optimizer) and epochs > initial_epoch:
+            # With use_ema, Keras ends fit with the moving averages as the weights.
+            self.optimizer.finalize_variable_values()
         callbacks.on_train_end(training_logs)
         self.train(was_training)  # type: ignore[attr-defined]
         return self.history
@@ -437,11 +441,11 @@ class Trainer:
         _check_verbose(verbose)
         device = self._resolve_device()
         adapter = get_data_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=False, device=device)
-        first_x = self._first_x(adapter)
+        iterator = EpochIterator(adapter, steps, device=device)
+        first_x = self._first_x(iterator)
         if first_x is not None:
             self._check_input_shape(first_x)
             self._build_for(first_x)
-        iterator = EpochIterator(adapter, steps, device=device)
         verbose = 1 if verbose == "auto" else verbose
         callbacks = _callback_list(
             callbacks, self, add_progbar=verbose != 0,
@@ -463,11 +467,8 @@ class Trainer:
         self.reset_metrics()
         self.stop_evaluating = False
         callbacks.on_test_begin()
+        test_step = self._step("test")
         for step, batch in iterator.epoch():
-            if step == 0:
-                self._check_input_shape(batch[0])
-                self._build_for(batch[0])
-            test_step = self._step("test")
             if batch_begin:
                 callbacks.on_test_batch_begin(step)
             test_step(batch)
@@ -509,10 +510,11 @@ class Trainer:
         if isinstance(x, (tuple, list)) and len(x) in (2, 3) and not is_array_like(x):
             x = x[0]
         adapter = get_data_adapter(x, batch_size=batch_size, shuffle=False, device=device)
-        first_x = self._first_x(adapter)
+        iterator = EpochIterator(adapter, steps, device=device)
+        first_x = self._first_x(iterator)
         if first_x is not None:
             self._check_input_shape(first_x)
-        iterator = EpochIterator(adapter, steps, device=device)
+            self._build_for(first_x)
         callbacks = _callback_list(
             callbacks, self, add_progbar=verbose != 0,
             verbose=verbose, epochs=1, steps=iterator.num_batches,
@@ -524,10 +526,8 @@ class Trainer:
         self.stop_predicting = False
         outputs: list[Any] = []
         callbacks.on_predict_begin()
+        predict_step = self._step("predict")
         for step, batch in iterator.epoch():
-            if step == 0 and first_x is None:
-                self._check_input_shape(batch[0])
-            predict_step = self._step("predict")
             if batch_begin:
                 callbacks.on_predict_batch_begin(step)
             out = predict_step(batch)
