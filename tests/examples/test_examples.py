@@ -215,3 +215,27 @@ def test_demo_runs_all_sections_as_a_script(tmp_path: Path) -> None:
     assert "early stopping" in out
     assert "Epoch 00014: Learning rate is 0.0010." in out
     assert not CONTROL.search(out)
+
+
+def test_keras3_style_learning_rate_assignment_runs():
+    """The Keras 3 edition of the guide assigns the variable itself and prints float(np.array(lr))."""
+    import numpy as np
+
+    import kfit as keras
+
+    seen = []
+
+    class KerasThreeScheduler(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if not hasattr(self.model.optimizer, "learning_rate"):
+                raise ValueError('Optimizer must have a "learning_rate" attribute.')
+            lr = self.model.optimizer.learning_rate
+            scheduled_lr = lr if epoch == 0 else 0.05
+            self.model.optimizer.learning_rate = scheduled_lr
+            seen.append(float(np.array(scheduled_lr)))
+
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1), loss="mse")
+    model.fit(np.ones((8, 3)), np.ones(8), epochs=2, verbose=0, callbacks=[KerasThreeScheduler()])
+    assert seen == pytest.approx([0.1, 0.05])
+    assert float(keras.backend.get_value(model.optimizer.lr)) == pytest.approx(0.05)

@@ -344,3 +344,23 @@ def test_verbose_1_on_a_pipe_writes_whole_lines(guide_data, capsys):
     assert lines[1].startswith("8/8 [==============================] - ") and "val_" not in lines[1]
     assert lines[2].startswith("8/8 [==============================] - ") and "loss" not in lines[2]
     assert not any(c in out for c in "\r\x08\x1b")
+
+
+def test_jit_compile_trains_through_torch_compile_like_a_plain_loop():
+    x = np.random.RandomState(0).rand(16, 3).astype("float32")
+    y = x.sum(axis=1)
+    model = kfit.Sequential([kfit.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer=kfit.optimizers.SGD(0.1), loss="mse", jit_compile=True)
+    kernel, bias = (torch.tensor(w, requires_grad=True) for w in model.get_weights())
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    assert type(model._compiled_forward).__name__ == "OptimizedModule"
+    losses = []
+    for _ in range(3):
+        loss = ((torch.from_numpy(x) @ kernel + bias)[:, 0] - torch.from_numpy(y)).pow(2).mean()
+        losses.append(loss.item())
+        kernel.grad = bias.grad = None
+        loss.backward()
+        with torch.no_grad():
+            kernel -= 0.1 * kernel.grad
+            bias -= 0.1 * bias.grad
+    np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-5)

@@ -17,7 +17,7 @@ import torch
 
 from kfit.saving import h5_io, safetensors_io
 
-__all__ = ["save_weights", "load_weights", "save_state", "load_state"]
+__all__ = ["assign_tensors", "save_weights", "load_weights", "save_state", "load_state"]
 
 SUPPORTED_EXTENSIONS = (".weights.h5", ".safetensors")
 STATE_KEY = "kfit.state"
@@ -159,8 +159,38 @@ def load_weights(
             f"filepath={filepath!r} (of type {type(filepath).__name__}), which does not "
             "exist. Check the path, or save the weights first with save_weights()."
         )
-    state = _module_state(module)
     loaded, _ = backend.load_tensors(filepath)
+    assign_tensors(module, loaded, os.fspath(filepath), strict=strict)
+
+
+def assign_tensors(
+    module: torch.nn.Module,
+    loaded: Mapping[str, torch.Tensor],
+    source: str,
+    strict: bool = True,
+) -> None:
+    """Copies `loaded` into `module`'s state_dict entries, checking every name and shape first.
+
+    The shared second half of `load_weights`, for callers that read the tensors themselves
+    (a `.keras` archive, a training checkpoint). Nothing changes unless everything matches.
+
+    Args:
+        module: The model or layer to load into.
+        loaded: State_dict names mapped to tensors (on any device; values are copied).
+        source: Where the tensors came from, quoted in error messages.
+        strict: When True, names must match exactly; when False, unmatched names are skipped.
+
+    Raises:
+        ValueError: If names or shapes do not match (all mismatches are listed).
+
+    Example:
+        >>> net = torch.nn.Linear(2, 1)
+        >>> assign_tensors(net, {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}, "memory")
+        >>> net.weight.tolist()
+        [[1.0, 1.0]]
+    """
+    _check_module(module)
+    state = _module_state(module)
     missing = [name for name in state if name not in loaded]
     unexpected = sorted(name for name in loaded if name not in state)
     mismatched = [
@@ -183,7 +213,7 @@ def load_weights(
         )
         raise ValueError(
             "Expected the weight file to match `module`'s state_dict. Received: "
-            f"filepath={os.fspath(filepath)!r} (of type str) with:\n"
+            f"filepath={source!r} (of type str) with:\n"
             + "\n".join(problems)
             + f"\n{hint}"
         )

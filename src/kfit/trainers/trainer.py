@@ -201,7 +201,9 @@ class Trainer:
         if not self._jit_compile:
             return self  # type: ignore[return-value]
         if self._compiled_forward is None:
-            self._compiled_forward = torch.compile(self)  # type: ignore[arg-type]
+            # Stored past nn.Module.__setattr__: registered as a submodule, the compiled
+            # wrapper would make the model contain itself.
+            self.__dict__["_compiled_forward"] = torch.compile(self)  # type: ignore[arg-type]
         return self._compiled_forward
 
     def _update_metrics(self, loss: torch.Tensor, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> None:

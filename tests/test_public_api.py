@@ -1,0 +1,46 @@
+"""The public names of each namespace, pinned: `import kfit as keras` code relies on them."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import kfit
+
+EXPECTED = {
+    "kfit": {"Sequential", "Model", "Input", "layers", "optimizers", "losses", "metrics", "callbacks",
+             "backend", "datasets", "utils", "activations", "initializers", "models", "saving"},
+    "kfit.layers": {"Dense", "Activation", "Dropout", "Flatten", "Reshape", "InputLayer", "Input", "Layer"},
+    "kfit.optimizers": {"Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "get", "schedules"},
+    "kfit.losses": {"Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+                    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
+                    "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+                    "sparse_categorical_crossentropy", "get"},
+    "kfit.metrics": {"Metric", "Mean", "MeanMetricWrapper", "MeanSquaredError", "MeanAbsoluteError",
+                     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+                     "get"},
+    "kfit.callbacks": {"Callback", "CallbackList", "History", "ProgbarLogger"},
+    "kfit.backend": {"get_value", "set_value", "floatx", "epsilon"},
+    "kfit.datasets": {"mnist"},
+    "kfit.utils": {"get_file", "Progbar"},
+    "kfit.models": {"Model", "Sequential"},
+}
+
+
+@pytest.mark.parametrize("namespace", sorted(EXPECTED))
+def test_namespace_exports(namespace):
+    module = importlib.import_module(namespace)
+    assert EXPECTED[namespace] <= set(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name), f"{namespace}.{name} is in __all__ but missing"
+
+
+def test_mnist_load_data_is_reachable_as_in_keras():
+    assert callable(kfit.datasets.mnist.load_data)
+
+
+def test_losses_and_metrics_string_aliases_resolve():
+    for alias in ("mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
+                  "sparse_categorical_crossentropy", "mean_squared_error"):
+        assert kfit.losses.get(alias) is not None
