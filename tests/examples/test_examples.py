@@ -135,6 +135,25 @@ def test_logs_are_running_means(
         assert LOSS_LINE.match(lines[row - 1]).group(2) == epoch_loss
 
 
+def test_printed_running_means_match_numpy_with_a_frozen_model(
+    examples: dict[str, ModuleType], guide_arrays: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guide's second example with lr=0: each printed loss is recomputed by hand."""
+    import kfit as keras
+
+    (x_train, y_train), _ = guide_arrays
+    model = examples["guide_data"].get_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0), loss="mean_squared_error",
+                  metrics=["mean_absolute_error"])
+    kernel, bias = (w.astype(np.float64) for w in model.get_weights())
+    callback = examples["loss_and_error_printing"].LossAndErrorPrintingCallback()
+    model.fit(x_train, y_train, batch_size=128, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
+    printed = [float(m.group(2)) for m in map(LOSS_LINE.match, capsys.readouterr().out.splitlines()) if m]
+    squared = ((x_train.astype(np.float64) @ kernel + bias)[:, 0] - y_train) ** 2
+    expected = [squared[: min((i + 1) * 128, 1000)].mean() for i in range(8)]
+    assert printed == pytest.approx(expected, abs=0.006)  # the guide prints with %7.2f
+
+
 def test_early_stopping_stops_at_the_first_non_improving_epoch(
     examples: dict[str, ModuleType], guide_arrays: tuple, capsys: pytest.CaptureFixture[str]
 ) -> None:
