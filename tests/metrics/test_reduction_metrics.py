@@ -220,3 +220,14 @@ def test_result_does_not_alias_state():
     before = m.result()
     m.reset_state()
     assert before.item() == 2.0
+
+
+def test_mean_with_a_host_number_weight_on_a_scalar_matches_keras():
+    keras = pytest.importorskip("keras")
+    from kfit.metrics import Mean
+
+    ours, theirs = Mean(), keras.metrics.Mean()
+    for value, weight in ((2.0, 128), (4.0, 104), (1.5, 3.0)):
+        ours.update_state(torch.tensor(value), sample_weight=weight)
+        theirs.update_state(np.float32(value), sample_weight=weight)
+    np.testing.assert_allclose(float(ours.result()), float(theirs.result()), rtol=1e-6)

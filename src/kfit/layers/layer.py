@@ -107,6 +107,8 @@ class Layer(torch.nn.Module):
 
     def _build_from_input(self, inputs: Any) -> None:
         shape = _shape_of(inputs)
+        # Recorded so that a saved model can rebuild lazily built layers from its config.
+        self._build_input_shape = shape
         self.build(shape)
         self.built = True
         device = _device_of(inputs)

@@ -140,6 +140,14 @@ class Mean(_Reduction):
             self.total.add_(values.sum())
             self._host_count += values.shape[0] if ndim else 1
             return
+        if isinstance(sample_weight, (int, float)) and not isinstance(sample_weight, bool):
+            values = self._values(values)
+            if values.dim() == 0:
+                # The trainer's loss tracker: one scalar weighted by the batch size, known on
+                # the host, so the count stays a host number and no weight tensor is built.
+                self.total.add_(values, alpha=sample_weight)
+                self._host_count += sample_weight
+                return
         mask = getattr(values, "_keras_mask", None)
         values, sample_weight = _weighted_samplewise(
             self._values(values), sample_weight, mask, "mean"

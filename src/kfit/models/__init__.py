@@ -2,5 +2,6 @@
 
 from kfit.models.model import Model
 from kfit.models.sequential import Sequential
+from kfit.saving.model_io import load_model
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model"]

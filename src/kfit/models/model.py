@@ -108,6 +108,24 @@ class Model(Trainer, Layer):
 
         save_weights(self, filepath, overwrite=overwrite)
 
+    def save(self, filepath: str | Path, overwrite: bool = True) -> None:
+        """Saves the model to a `.keras` archive: config, weights and optimizer state, atomically.
+
+        Load it back with `kfit.models.load_model(filepath)`.
+
+        Example:
+            >>> import kfit, tempfile, os
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+            >>> model.compile(optimizer="adam", loss="mse")
+            >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+            >>> model.save(path)
+            >>> type(kfit.models.load_model(path).optimizer).__name__
+            'Adam'
+        """
+        from kfit.saving.model_io import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
     def load_weights(self, filepath: str | Path, skip_mismatch: bool = False) -> None:
         """Loads weights saved by `save_weights`; every shape is checked before any is changed."""
         from kfit.saving.weights import load_weights

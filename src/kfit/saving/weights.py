@@ -1,8 +1,10 @@
 """Weight files for torch modules (`.weights.h5` or `.safetensors`) and resumable state files.
 
 Weights are a module's `state_dict()`: the keys are its entries' dotted names, so a file
-can be loaded into any module with the same structure. Nothing here uses pickle, so
-loading a file from an untrusted source cannot run code.
+can be loaded into any module with the same structure. A `Sequential` made of kfit layers
+is the exception for `.weights.h5`: it uses Keras 3's layout (see `keras_h5`), so that the
+file loads into the same architecture built in Keras, and Keras's files load into it.
+Nothing here uses pickle, so loading a file from an untrusted source cannot run code.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from kfit.saving import h5_io, safetensors_io
+from kfit.saving import h5_io, keras_h5, safetensors_io
 
-__all__ = ["assign_tensors", "save_weights", "load_weights", "save_state", "load_state"]
+__all__ = ["assign_tensors", "load_state", "load_weights", "save_state", "save_weights"]
 
 SUPPORTED_EXTENSIONS = (".weights.h5", ".safetensors")
 STATE_KEY = "kfit.state"
@@ -75,6 +77,8 @@ def save_weights(
     """Saves every entry of `module.state_dict()` to a weight file, atomically.
 
     The format follows the extension: `.weights.h5` (HDF5, needs h5py) or `.safetensors`.
+    A `Sequential` of kfit layers is written to `.weights.h5` in Keras 3's layout, which
+    Keras's `load_weights` reads.
     Weights on any device are copied to host memory; the file is written next to its
     target and renamed over it only when complete.
 
@@ -109,8 +113,12 @@ def save_weights(
             f"filepath={filepath!r} (of type {type(filepath).__name__}), which exists. "
             "Pass overwrite=True or choose another path."
         )
-    tensors = {name: value.detach() for name, value in _module_state(module).items()}
-    backend.save_tensors(filepath, tensors, metadata)
+    state = _module_state(module)
+    keras_names = keras_h5.keras_layer_names(module) if backend is h5_io else None
+    if keras_names is not None:
+        keras_h5.save_keras_weights(module, keras_names, filepath, metadata)
+        return
+    backend.save_tensors(filepath, {name: value.detach() for name, value in state.items()}, metadata)
 
 
 def _shape_text(shape: torch.Size) -> str:
@@ -121,6 +129,9 @@ def load_weights(
     module: torch.nn.Module, filepath: str | os.PathLike[str], strict: bool = True
 ) -> None:
     """Loads a weight file written by `save_weights` into `module`, in place.
+
+    A `Sequential` of kfit layers also reads `.weights.h5` files written by Keras 3 for the
+    same architecture (the file's optimizer variables are ignored).
 
     The whole file is checked against the module before any weight changes, so a failed
     load leaves the module untouched. Values are copied into the existing parameters and
@@ -159,7 +170,10 @@ def load_weights(
             f"filepath={filepath!r} (of type {type(filepath).__name__}), which does not "
             "exist. Check the path, or save the weights first with save_weights()."
         )
-    loaded, _ = backend.load_tensors(filepath)
+    if backend is h5_io and keras_h5.is_keras_layout(filepath):
+        loaded = keras_h5.load_keras_weights(module, filepath)
+    else:
+        loaded, _ = backend.load_tensors(filepath)
     assign_tensors(module, loaded, os.fspath(filepath), strict=strict)
 
 

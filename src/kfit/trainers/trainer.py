@@ -98,6 +98,11 @@ class Trainer:
         self._steps: dict[str, Callable[..., Any]] = {}
         self._device: torch.device | None = None
         self._explicit_device: torch.device | None = None
+        # Set during on_train_begin by a callback resuming a run (BackupAndRestore); fit reads
+        # and clears it at once, so it applies to that one fit only (Keras keeps it: a bug).
+        self._initial_epoch_override: int | None = None
+        # Whether the running fit validates; set before on_train_begin (CSVLogger reads it).
+        self._fit_has_validation = False
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -366,7 +371,11 @@ class Trainer:
         was_training = self.training  # type: ignore[attr-defined]
         self.stop_training = False
         training_logs: Logs = {}
+        self._fit_has_validation = val_iterator is not None
+        self._initial_epoch_override = None
         callbacks.on_train_begin()
+        if self._initial_epoch_override is not None:
+            initial_epoch, self._initial_epoch_override = self._initial_epoch_override, None
         for epoch in range(initial_epoch, epochs):
             if train_iterator.exhausted:
                 train_iterator.warn_exhausted()
@@ -396,8 +405,9 @@ class Trainer:
             training_logs = epoch_logs
             if self.stop_training:
                 break
-        if isinstance(self.optimizer, optimizers_module.Optimizer) and epochs > initial_epoch:
-            # With use_ema, Keras ends fit with the moving averages as the weights.
+        if isinstance(self.optimizer, optimizers_module.Optimizer) and int(self.optimizer.iterations) > 0:
+            # With use_ema, Keras ends fit with the moving averages as the weights (only once a
+            # step has filled them: before that they are zeros).
             self.optimizer.finalize_variable_values()
         callbacks.on_train_end(training_logs)
         self.train(was_training)  # type: ignore[attr-defined]

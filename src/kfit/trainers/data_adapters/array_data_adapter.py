@@ -6,7 +6,6 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 
 from kfit.trainers.data_adapters.structures import flatten, map_structure, to_tensor
@@ -39,6 +38,7 @@ class ArrayDataAdapter:
     can replay the same order.
 
     Example:
+        >>> import numpy as np
         >>> adapter = ArrayDataAdapter(np.arange(10.0).reshape(5, 2), np.arange(5), batch_size=2, shuffle=False)
         >>> [tuple(x.shape) for x, y, sw in adapter.iter_pass()]
         [(2, 2), (2, 2), (1, 2)]

@@ -1,0 +1,146 @@
+"""`EarlyStopping`: stops training when a monitored quantity stops improving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from kfit.callbacks.monitor_callback import MonitorCallback
+
+__all__ = ["EarlyStopping"]
+
+Logs = dict[str, Any]
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(
+            f"Expected `{name}` to be an integer >= 0. Received: {name}={value!r} (of type "
+            f"{type(value).__name__}). Pass a number of epochs, e.g. {name}=3."
+        )
+    return int(value)
+
+
+class EarlyStopping(MonitorCallback):
+    """Stops training once `monitor` has not improved for `patience` epochs.
+
+    At every epoch end the monitored value is compared with the best so far; an epoch whose
+    value is not better by more than `min_delta` counts as a wait. Training stops at the end
+    of the epoch where the wait reaches `patience` (`patience=0` stops after the first
+    non-improving epoch, exactly as `patience=1` does, as in Keras). All state (`best`,
+    `wait`, `stopped_epoch`, `best_epoch`, `best_weights`) is reset in `on_train_begin`, so
+    one instance can serve several `fit` calls.
+
+    Args:
+        monitor: The logs key to watch. Defaults to `"val_loss"`.
+        min_delta: The smallest change that counts as an improvement.
+        patience: Non-improving epochs to allow before stopping.
+        verbose: 1 prints a line when training stops and when weights are restored.
+        mode: `"min"`, `"max"` or `"auto"` (see `MonitorCallback`).
+        baseline: A value the monitored quantity has to beat. It is not the initial best:
+            the first epoch is still the first best, but the wait is reset only by an epoch
+            that beats both the best and the baseline, so an unbeaten baseline stops training
+            after `patience` epochs.
+        restore_best_weights: At the end of training, whatever ended it (this callback,
+            another one, or the last epoch), put back the weights of the best epoch seen.
+        start_from_epoch: Epochs to ignore entirely before monitoring starts (a warm-up).
+
+    Attributes:
+        stopped_epoch: The epoch at which this callback stopped training (0 if it did not).
+        best_epoch: The epoch with the best monitored value.
+        best_weights: The best epoch's `state_dict` copy (with `restore_best_weights`).
+
+    Differences from Keras:
+        The best weights are copied on the model's device with `torch` (a clone of the
+        `state_dict` on the first improving epoch, then in-place copies) instead of
+        `get_weights()`, which copies every weight to host memory on each improving epoch.
+        The copy therefore costs no device-to-host transfer, but takes as much device
+        memory as the model's parameters and buffers; it is kept until the next `fit`.
+        A missing monitor key warns (listing the available keys) and skips the epoch, as
+        in Keras; an invalid `mode` raises instead of falling back to `"auto"`.
+
+    Example:
+        >>> import numpy as np, kfit
+        >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+        >>> model.compile(optimizer=kfit.optimizers.SGD(learning_rate=0.0), loss="mse")
+        >>> stopper = kfit.callbacks.EarlyStopping(monitor="loss", patience=2)
+        >>> history = model.fit(np.ones((8, 2)), np.zeros(8), epochs=10, verbose=0,
+        ...                     callbacks=[stopper])
+        >>> len(history.epoch), stopper.stopped_epoch  # the loss never moves
+        (3, 2)
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__(monitor, mode, baseline=baseline, min_delta=min_delta)
+        # The baseline gates resetting the wait; it is not the initial best.
+        self.baseline = self.best
+        self.best = None
+        self.patience = _check_count("patience", patience)
+        self.start_from_epoch = _check_count("start_from_epoch", start_from_epoch)
+        self.verbose = verbose
+        self.restore_best_weights = bool(restore_best_weights)
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_epoch = 0
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        # Counting first means an improvement resets to 0 and the first miss reads 1,
+        # which is why patience 0 and 1 behave the same.
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self._snapshot_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
+            self.model.load_state_dict(self.best_weights)
+
+    def _snapshot_weights(self) -> None:
+        state = self.model.state_dict()
+        saved = self.best_weights
+        if saved is None or saved.keys() != state.keys():
+            self.best_weights = {k: v.detach().clone() for k, v in state.items()}
+            return
+        with torch.no_grad():
+            for key, value in state.items():
+                saved[key].copy_(value)

@@ -1,0 +1,547 @@
+"""Whole-model files: `.keras` archives holding a model's config, weights and optimizer state.
+
+A `.keras` file is a zip archive with these members:
+
+| member | content |
+|---|---|
+| `metadata.json` | `{"format": "kfit.keras", "format_version": 1, "kfit_version", "date_saved"}` |
+| `config.json` | the model's class and `get_config()` (layers listed for `Sequential`), the input shapes needed to create lazily built weights, and the compile config (optimizer config, loss and metric identifiers) |
+| `model.weights.safetensors` | the `state_dict()`, exactly as `save_weights` writes it |
+| `optimizer.safetensors` | the optimizer's slots and counters (only for a compiled model) |
+
+Built-in layers and models are rebuilt from their config; user classes (custom layers,
+subclassed models, custom losses or metrics) are looked up in `custom_objects`, as in Keras.
+Loading never unpickles or evaluates anything, and saving writes the archive to a temporary
+file renamed into place, so an interrupted save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from kfit import losses as losses_module
+from kfit import metrics as metrics_module
+from kfit import optimizers as optimizers_module
+from kfit.layers.input_layer import Input
+from kfit.layers.layer import Layer
+from kfit.saving import safetensors_io
+from kfit.saving.atomic import atomic_write
+from kfit.saving.checkpoint import optimizer_state, restore_optimizer_state
+from kfit.saving.weights import _module_state, assign_tensors, load_state, save_state
+
+__all__ = ["compile_from_config", "get_compile_config", "load_model", "save_model"]
+
+SUPPORTED_EXTENSIONS = (".keras",)
+FORMAT = "kfit.keras"
+FORMAT_VERSION = 1
+_METADATA = "metadata.json"
+_CONFIG = "config.json"
+_WEIGHTS = "model.weights.safetensors"
+_OPTIMIZER = "optimizer.safetensors"
+# Weight files that look like model files to a reader in a hurry.
+_WEIGHT_EXTENSIONS = (".weights.h5", ".safetensors")
+
+
+def _check_extension(filepath: Any, action: str) -> str:
+    path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else None
+    if isinstance(path, str) and path.endswith(SUPPORTED_EXTENSIONS):
+        return path
+    if isinstance(path, str) and path.endswith(_WEIGHT_EXTENSIONS):
+        fix = (
+            "that is a weights-only file: use model.save_weights()"
+            if action == "save"
+            else "that is a weights-only file: build the model in code, then call "
+            "model.load_weights()"
+        )
+    else:
+        fix = "rename it, e.g. 'model.keras'"
+    raise ValueError(
+        f"Expected `filepath` to end in one of {SUPPORTED_EXTENSIONS} to {action} a whole model "
+        f"(weights-only files use {_WEIGHT_EXTENSIONS}). Received: filepath={filepath!r} "
+        f"(of type {type(filepath).__name__}); {fix}."
+    )
+
+
+# ---------------------------------------------------------------------------- model config
+def _builtin_classes() -> dict[str, type]:
+    # Imported here: kfit.models imports the trainer, which imports kfit.callbacks, whose
+    # checkpointing callbacks import kfit.saving.
+    from kfit import layers as layers_module
+    from kfit.models.model import Model
+    from kfit.models.sequential import Sequential
+
+    table: dict[str, type] = {
+        name: getattr(layers_module, name)
+        for name in layers_module.__all__
+        if isinstance(getattr(layers_module, name), type)
+    }
+    table.update(Sequential=Sequential, Model=Model)
+    return table
+
+
+def _entry(obj: torch.nn.Module, where: str) -> dict[str, Any]:
+    """The `{"module", "class_name", "config"}` record of a layer or model."""
+    from kfit.models.model import Model
+    from kfit.models.sequential import Sequential
+
+    cls = type(obj)
+    if not isinstance(obj, Layer) or (type(obj) is Model and obj._wrapped):
+        raise ValueError(
+            f"Expected every part of the model that must be rebuilt from its config to be a "
+            f"kfit layer or model. Received: {where} = {cls.__module__}.{cls.__name__}, a torch "
+            "module without a Keras config. Save its weights with model.save_weights() and "
+            "rebuild it in code, or wrap it in a kfit.layers.Layer subclass whose "
+            "get_config() returns its constructor arguments."
+        )
+    if isinstance(obj, Sequential):
+        # Sequential.get_config lists only kfit layers: check the rest (and nested models).
+        for index, layer in enumerate(obj.layers):
+            if not isinstance(layer, Layer) or isinstance(layer, Model):
+                _entry(layer, f"{where}.layers[{index}]")
+    config = obj.get_config()
+    try:
+        json.dumps(config)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"Expected {where}.get_config() to return JSON-serialisable values ({e}). "
+            f"Received: config={config!r} (of type {type(config).__name__}). Return numbers, "
+            "strings, lists and dicts (serialize nested objects yourself)."
+        ) from e
+    return {"module": cls.__module__, "class_name": cls.__name__, "config": config}
+
+
+def _layer_input_shape(layer: Layer) -> list[int | None] | None:
+    """The input shape a built layer was created for, when the layer records it."""
+    if layer._declared_input_shape is not None:
+        return list(layer._declared_input_shape)
+    input_dim = getattr(layer, "input_dim", None)
+    if isinstance(input_dim, int):
+        return [None, input_dim]
+    return None
+
+
+def _build_config(model: torch.nn.Module) -> dict[str, Any]:
+    """Shapes that let `load_model` create lazily built weights before loading them."""
+    from kfit.models.model import Model
+
+    shapes: dict[str, list[int | None]] = {}
+    for path, module in model.named_modules():
+        if not path or not isinstance(module, Layer) or isinstance(module, Model):
+            continue
+        owns_weights = any(True for _ in module.parameters(recurse=False)) or any(
+            True for _ in module.buffers(recurse=False)
+        )
+        shape = _layer_input_shape(module) if module.built and owns_weights else None
+        if shape is not None:
+            shapes[path] = shape
+    declared = model._declared_input_shape if isinstance(model, Layer) else None
+    return {"input_shape": list(declared) if declared else None, "layer_input_shapes": shapes}
+
+
+def _resolve(class_name: Any, custom_objects: Mapping[str, Any], what: str) -> Any:
+    if isinstance(class_name, str) and class_name in custom_objects:
+        return custom_objects[class_name]
+    builtins = _builtin_classes()
+    if isinstance(class_name, str) and class_name in builtins:
+        return builtins[class_name]
+    raise ValueError(
+        f"Expected the saved {what} class to be a kfit built-in or a key of `custom_objects`. "
+        f"Received: class_name={class_name!r} (of type {type(class_name).__name__}), which is "
+        f"neither. Pass custom_objects={{{class_name!r}: {class_name}}} to load_model()."
+    )
+
+
+def _inherits(cls: type, name: str) -> bool:
+    """Whether `cls` uses `Layer`'s own `get_config`/`from_config` rather than an override."""
+    attribute = getattr(cls, name, None)
+    return getattr(attribute, "__func__", attribute) is getattr(
+        Layer.__dict__[name], "__func__", Layer.__dict__[name]
+    )
+
+
+def _construct(cls: type, config: dict[str, Any], class_name: str) -> Any:
+    """Calls `cls.from_config(config)`, with a Keras-style message when the config does not fit."""
+    uses_default = _inherits(cls, "get_config") and _inherits(cls, "from_config")
+    if uses_default:
+        # A subclass that keeps the default get_config saved only its name and trainable
+        # flag; pass those its __init__ accepts and set the others afterwards.
+        parameters = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        kwargs = {k: v for k, v in config.items() if takes_any or k in parameters}
+    try:
+        if not uses_default:
+            return cls.from_config(config)  # type: ignore[attr-defined]
+        obj = cls(**kwargs)
+        if "name" in config:
+            obj.name = config["name"]
+        if config.get("trainable") is False:
+            obj.trainable = False
+        return obj
+    except TypeError as e:
+        raise TypeError(
+            f"Could not rebuild {class_name} from its saved config ({e}). Received: "
+            f"config={config!r} (of type dict). Give {class_name} a get_config() that returns "
+            "its __init__ arguments, and a from_config() classmethod when __init__ needs more "
+            "than cls(**config)."
+        ) from e
+
+
+def _deserialize(entry: Any, custom_objects: Mapping[str, Any], input_shape: Any = None) -> Any:
+    from kfit.models.sequential import Sequential
+
+    if not isinstance(entry, dict) or "class_name" not in entry:
+        raise ValueError(f"a layer entry must be a dict with 'class_name', got {entry!r}")
+    class_name = entry["class_name"]
+    cls = _resolve(class_name, custom_objects, "layer or model")
+    config = dict(entry.get("config") or {})
+    rebuild_stack = (
+        isinstance(cls, type) and issubclass(cls, Sequential) and _inherits(cls, "from_config")
+    )
+    if not rebuild_stack:
+        return _construct(cls, config, class_name)
+    layers: list[torch.nn.Module] = []
+    if input_shape is not None:
+        layers.append(Input(shape=tuple(input_shape[1:])))
+    layers.extend(_deserialize(layer, custom_objects) for layer in config.get("layers", []))
+    return cls(layers=layers, name=config.get("name"))
+
+
+def _build(model: torch.nn.Module, build_config: Mapping[str, Any]) -> None:
+    """Creates the weights of layers that would otherwise wait for their first input."""
+    for path, shape in (build_config.get("layer_input_shapes") or {}).items():
+        layer = model.get_submodule(path)
+        if isinstance(layer, Layer) and not layer.built:
+            layer._build_from_input(torch.zeros([1 if d is None else d for d in shape]))
+    for module in model.modules():
+        if isinstance(module, Layer) and not module.trainable:
+            # A frozen model or layer froze only the weights that existed when it was
+            # constructed; freeze the ones built since.
+            module.trainable = False
+
+
+def _unbuilt_owners(model: torch.nn.Module, names: list[str]) -> list[str]:
+    """Paths of unbuilt layers that the saved weights `names` belong to."""
+    owners = []
+    for path, module in model.named_modules():
+        unbuilt = path and isinstance(module, Layer) and not module.built
+        if unbuilt and any(name.startswith(path + ".") for name in names):
+            owners.append(f"{path} ({type(module).__name__})")
+    return owners
+
+
+# ---------------------------------------------------------------------------- compile config
+class _Unserializable(Exception):
+    pass
+
+
+def _serialize_identifier(value: Any, what: str) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_serialize_identifier(v, what) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _serialize_identifier(v, what) for k, v in value.items()}
+    if isinstance(value, losses_module.Loss):
+        return losses_module.serialize(value)
+    if isinstance(value, metrics_module.Metric):
+        return metrics_module.serialize(value)
+    name = getattr(value, "__name__", None)
+    if callable(value) and isinstance(name, str) and name.isidentifier():
+        return {"class_name": "function", "config": name}
+    raise _Unserializable(f"the {what} {value!r} has no name to save it under")
+
+
+def get_compile_config(model: torch.nn.Module) -> dict[str, Any] | None:
+    """Returns what `compile()` was called with, as JSON-serialisable identifiers.
+
+    Strings are kept; `Loss` and `Metric` objects are serialized with their config; functions
+    are saved by name (restored from `custom_objects` unless built in). Returns None for an
+    uncompiled model, and warns and returns None when something cannot be saved (a lambda, a
+    plain `torch.optim` optimizer).
+
+    Example:
+        >>> import kfit
+        >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+        >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        >>> config = get_compile_config(model)
+        >>> config["optimizer"]["class_name"], config["loss"], config["metrics"]
+        ('SGD', 'mse', ['mae'])
+    """
+    if not getattr(model, "compiled", False):
+        return None
+    optimizer = model.optimizer
+    compile_loss = model._compile_loss
+    compile_metrics = model._compile_metrics
+    try:
+        if not isinstance(optimizer, optimizers_module.Optimizer):
+            raise _Unserializable(
+                f"the optimizer is a {type(optimizer).__name__}, not a kfit optimizer"
+            )
+        return {
+            "optimizer": optimizers_module.serialize(optimizer),
+            "loss": _serialize_identifier(compile_loss.spec if compile_loss else None, "loss"),
+            "loss_weights": _serialize_identifier(
+                compile_loss.loss_weights if compile_loss else None, "loss weight"
+            ),
+            "metrics": _serialize_identifier(compile_metrics.spec, "metric"),
+            "weighted_metrics": _serialize_identifier(compile_metrics.weighted_spec, "metric"),
+            "jit_compile": model._jit_compile,
+        }
+    except _Unserializable as e:
+        warnings.warn(
+            f"The model's compile() arguments are not saved: {e}. The loaded model will be "
+            "uncompiled (and without optimizer state); call compile() on it yourself.",
+            stacklevel=3,
+        )
+        return None
+
+
+def _deserialize_identifier(value: Any, kind: str, custom_objects: Mapping[str, Any]) -> Any:
+    if isinstance(value, list):
+        return [_deserialize_identifier(v, kind, custom_objects) for v in value]
+    if isinstance(value, str):
+        return custom_objects.get(value, value)
+    if not isinstance(value, dict):
+        return value
+    if "class_name" not in value:
+        return {k: _deserialize_identifier(v, kind, custom_objects) for k, v in value.items()}
+    if value["class_name"] == "function":
+        name = value["config"]
+        return custom_objects.get(name, name)
+    module = losses_module if kind == "loss" else metrics_module
+    return module.deserialize(value, custom_objects=dict(custom_objects))
+
+
+def compile_from_config(
+    model: torch.nn.Module,
+    config: Mapping[str, Any],
+    custom_objects: Mapping[str, Any] | None = None,
+) -> None:
+    """Compiles `model` with the output of `get_compile_config`.
+
+    Example:
+        >>> import kfit
+        >>> a = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+        >>> a.compile(optimizer=kfit.optimizers.Adam(0.01), loss="mse")
+        >>> b = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+        >>> compile_from_config(b, get_compile_config(a))
+        >>> type(b.optimizer).__name__, float(b.optimizer.learning_rate)
+        ('Adam', 0.01)
+    """
+    custom = dict(custom_objects or {})
+    model.compile(  # type: ignore[operator]
+        optimizer=optimizers_module.deserialize(config["optimizer"], custom_objects=custom),
+        loss=_deserialize_identifier(config.get("loss"), "loss", custom),
+        loss_weights=config.get("loss_weights"),
+        metrics=_deserialize_identifier(config.get("metrics"), "metric", custom),
+        weighted_metrics=_deserialize_identifier(config.get("weighted_metrics"), "metric", custom),
+        jit_compile=bool(config.get("jit_compile", False)),
+    )
+
+
+# ---------------------------------------------------------------------------- save / load
+def save_model(model: torch.nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+    """Saves `model` to a `.keras` archive: config, weights and optimizer state, atomically.
+
+    Args:
+        model: A kfit model: a `Sequential` of kfit layers, or a `Model` subclass (listed in
+            `custom_objects` when loading).
+        filepath: Where to write; must end in `.keras`.
+        overwrite: Whether to replace an existing file; when False and the file exists, an
+            error is raised before anything is written.
+
+    Raises:
+        ValueError: If the extension is not `.keras`, or a part of the model has no config.
+        FileExistsError: If `overwrite` is False and `filepath` exists.
+
+    Example:
+        >>> import os, tempfile
+        >>> import kfit
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(folder.name, "model.keras")
+        >>> model = kfit.Sequential([kfit.layers.Dense(2, input_dim=3)])
+        >>> model.compile(optimizer="adam", loss="mse")
+        >>> save_model(model, path)
+        >>> sorted(zipfile.ZipFile(path).namelist())
+        ['config.json', 'metadata.json', 'model.weights.safetensors', 'optimizer.safetensors']
+        >>> folder.cleanup()
+    """
+    from kfit import __version__
+
+    path = _check_extension(filepath, "save")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(
+            f"Expected `filepath` not to exist, since overwrite=False. Received: "
+            f"filepath={filepath!r} (of type {type(filepath).__name__}), which exists. "
+            "Pass overwrite=True or choose another path."
+        )
+    compile_config = get_compile_config(model)
+    config = {
+        **_entry(model, "model"),
+        "build_config": _build_config(model),
+        "compile_config": compile_config,
+    }
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kfit_version": __version__,
+        "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    weights = {name: value.detach() for name, value in _module_state(model).items()}
+    # The tensor members are written by the safetensors writer, which works on files; they
+    # are staged next to the target so that a large model never fills a small /tmp.
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{os.path.basename(path)}.") as staging:
+        members = {_WEIGHTS: os.path.join(staging, _WEIGHTS)}
+        safetensors_io.save_tensors(members[_WEIGHTS], weights)
+        if compile_config is not None:
+            members[_OPTIMIZER] = os.path.join(staging, _OPTIMIZER)
+            slots, json_state = optimizer_state(model.optimizer)
+            save_state(members[_OPTIMIZER], slots, {"optimizer": json_state})
+        with atomic_write(path, "wb") as f, zipfile.ZipFile(f, "w") as archive:
+            archive.writestr(_METADATA, json.dumps(metadata, indent=2), zipfile.ZIP_DEFLATED)
+            archive.writestr(_CONFIG, json.dumps(config, indent=2), zipfile.ZIP_DEFLATED)
+            for name, member in members.items():
+                archive.write(member, name, zipfile.ZIP_STORED)
+
+
+def _corrupt(path: str, problem: str) -> ValueError:
+    return ValueError(
+        f"Could not read the .keras archive: {problem}. Received: filepath={path!r} (of type "
+        "str). The file is truncated, corrupt or was not written by kfit's model.save(); save "
+        "the model again."
+    )
+
+
+def _read_json(path: str, archive: zipfile.ZipFile, member: str) -> dict[str, Any]:
+    try:
+        document = json.loads(archive.read(member).decode("utf-8"))
+    except KeyError:
+        raise _corrupt(path, f"it has no {member!r} member") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _corrupt(path, f"member {member!r} is not valid JSON ({e})") from None
+    if not isinstance(document, dict):
+        raise _corrupt(path, f"member {member!r} is not a JSON object")
+    return document
+
+
+def _read_tensors(
+    path: str, archive: zipfile.ZipFile, member: str, staging: str, state: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    target = os.path.join(staging, member)
+    try:
+        with archive.open(member) as packed, open(target, "wb") as f:
+            shutil.copyfileobj(packed, f)
+        if state:
+            return load_state(target)
+        return safetensors_io.load_tensors(target)[0], {}
+    except KeyError:
+        raise _corrupt(path, f"it has no {member!r} member") from None
+    except ValueError as e:
+        raise _corrupt(path, f"member {member!r} is damaged ({e})") from None
+
+
+def load_model(
+    filepath: str | os.PathLike[str],
+    custom_objects: Mapping[str, Any] | None = None,
+    compile: bool = True,
+    safe_mode: bool = True,
+) -> Any:
+    """Loads a model saved by `save_model` (`model.save`), with weights and optimizer state.
+
+    Args:
+        filepath: A `.keras` file written by kfit.
+        custom_objects: Maps class and function names to user-defined layers, models, losses,
+            metrics or optimizers that the saved config refers to.
+        compile: Whether to compile the model as it was saved (and restore its optimizer
+            state, applied when the optimizer is built by the next `fit`).
+        safe_mode: Accepted for Keras compatibility. Loading is always safe: the archive holds
+            JSON and raw tensors only, so nothing is unpickled or evaluated.
+
+    Returns:
+        The model, built and holding the saved weights.
+
+    Raises:
+        ValueError: If the extension is not `.keras`, the file is truncated or corrupt, or the
+            config names a class that is neither built in nor in `custom_objects`.
+        FileNotFoundError: If `filepath` does not exist.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np, kfit
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(folder.name, "model.keras")
+        >>> model = kfit.Sequential([kfit.layers.Dense(2, activation="relu", input_dim=3)])
+        >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+        >>> save_model(model, path)
+        >>> loaded = load_model(path)
+        >>> x = np.ones((4, 3), dtype="float32")
+        >>> bool(np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0)))
+        True
+        >>> folder.cleanup()
+    """
+    del safe_mode
+    path = _check_extension(filepath, "load")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Expected `filepath` to name an existing .keras file. Received: filepath="
+            f"{filepath!r} (of type {type(filepath).__name__}), which does not exist. Check "
+            "the path, or save the model first with model.save()."
+        )
+    custom = dict(custom_objects or {})
+    try:
+        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as staging:
+            metadata = _read_json(path, archive, _METADATA)
+            if metadata.get("format") != FORMAT:
+                raise _corrupt(path, f"its metadata names format {metadata.get('format')!r}")
+            config = _read_json(path, archive, _CONFIG)
+            weights, _ = _read_tensors(path, archive, _WEIGHTS, staging, state=False)
+            compile_config = config.get("compile_config") if compile else None
+            slots: dict[str, torch.Tensor] = {}
+            saved_optimizer = None
+            if compile_config is not None and _OPTIMIZER in archive.namelist():
+                slots, document = _read_tensors(path, archive, _OPTIMIZER, staging, state=True)
+                saved_optimizer = document.get("optimizer")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise _corrupt(path, f"the zip container is damaged ({e})") from None
+    build_config = config.get("build_config") or {}
+    try:
+        model = _deserialize(config, custom, build_config.get("input_shape"))
+    except ValueError as e:
+        raise ValueError(f"Could not rebuild the model saved in {path!r}: {e}") from e
+    _build(model, build_config)
+    unbuilt = _unbuilt_owners(model, list(weights))
+    if unbuilt:
+        raise ValueError(
+            "Expected every layer that has saved weights to be built after rebuilding the "
+            f"model. Received: filepath={path!r} (of type str), whose layers {unbuilt} create "
+            "their weights on their first input, with no recorded input shape. Declare the "
+            "input shape when constructing those layers (input_shape=... or input_dim=...)."
+        )
+    assign_tensors(model, weights, f"{path} (member {_WEIGHTS})")
+    if compile_config is not None:
+        try:
+            compile_from_config(model, compile_config, custom)
+        except ValueError as e:
+            raise ValueError(
+                f"Could not compile the model saved in {path!r}: {e} Pass the missing "
+                "functions or classes in `custom_objects`, or load with compile=False."
+            ) from e
+        if saved_optimizer is not None:
+            restore_optimizer_state(
+                model.optimizer, slots, saved_optimizer, f"{path} (member {_OPTIMIZER})"
+            )
+    return model

@@ -1,0 +1,100 @@
+"""The benchmark harness runs end to end on a toy size and writes the report it promises.
+
+Nothing here is timed: the numbers of a toy run mean nothing, only the code paths and the
+shape of the report are checked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# `benchmarks` is a top-level folder of the repository, beside `src` and `tests`.
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import measure, run  # noqa: E402
+from benchmarks.plain_loops import KerasRMSprop  # noqa: E402
+
+
+def test_quick_run_writes_every_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Importing torch in fresh interpreters takes seconds; small stdlib modules take the same
+    # code path in milliseconds.
+    real_import_times = measure.import_times
+
+    def cheap_import_times(modules: list[str], repeats: int) -> dict:
+        timed = real_import_times(["json", "csv"], repeats=1)
+        return {"torch": timed["json"], "kfit": timed["csv"]}
+
+    monkeypatch.setattr(measure, "import_times", cheap_import_times)
+    code = run.main([
+        "--quick", "--rows", "256", "--pairs", "1", "--threads", "1", "--no-peers",
+        "--workloads", "W1,W3,import,syncs,gpu", "--output-dir", str(tmp_path),
+    ])
+    assert code == 0
+    text = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    table_rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert any(r.startswith("| W1: guide model") and "| cpu | 2 |" in r for r in table_rows)
+    assert not any(r.startswith("| W2") for r in table_rows)
+    for label in (
+        "| torch threads | 1 |",
+        "| first overriding callback, per step",
+        "| each further callback, per hook call",
+        "| 20 callbacks overriding nothing, per step",
+        "| 1 | CallbackList |",
+        "| 20 | direct loop (floor) |",
+        "| `import kfit` |",
+        "| `import torch` |",
+        "| cpu | ",
+    ):
+        assert any(r.startswith(label) for r in table_rows), label
+    if not torch.cuda.is_available():
+        assert "No CUDA device" in text
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+    assert (tmp_path / "ratios.png").exists() == has_matplotlib
+
+
+def test_unknown_section_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run.parse_args(["--workloads", "W1,W9"])
+    assert "W9" in capsys.readouterr().err
+
+
+def test_plain_rmsprop_does_kfits_maths() -> None:
+    from kfit.optimizers import RMSprop
+
+    rs = np.random.RandomState(0)
+    start, grads = rs.randn(5, 3).astype("float32"), [rs.randn(5, 3).astype("float32") for _ in range(3)]
+    ours = torch.nn.Parameter(torch.tensor(start))
+    theirs = torch.nn.Parameter(torch.tensor(start))
+    plain, reference = KerasRMSprop([ours], lr=0.1), RMSprop(learning_rate=0.1)
+    reference.build([theirs])
+    for g in grads:
+        ours.grad, theirs.grad = torch.tensor(g), torch.tensor(g)
+        plain.step()
+        reference.step()
+    torch.testing.assert_close(ours.detach(), theirs.detach())
+
+
+def test_time_alternating_flips_the_order_every_pair() -> None:
+    order: list[str] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def epoch(self) -> dict[str, float]:
+            order.append(self.name)
+            return {}
+
+    timings = measure.time_alternating({"plain": Recorder("plain"), "kfit": Recorder("kfit")},
+                                       pairs=2, steps=1, threads=torch.get_num_threads())
+    # One warm-up epoch each, then plain-kfit, then kfit-plain.
+    assert order == ["plain", "kfit", "plain", "kfit", "kfit", "plain"]
+    assert len(timings.seconds["kfit"]) == 2
