@@ -303,3 +303,14 @@ def test_no_warning_in_a_normal_run(tmp_path):
         warnings.simplefilter("error")
         _fit(_model(), [ModelCheckpoint(str(tmp_path / "m.weights.h5"), save_best_only=True,
                                          save_weights_only=True)], epochs=2)
+
+
+def test_int_save_freq_counts_batches_under_steps_per_execution(tmp_path):
+    """Keras's scenario with steps_per_execution: 5 batches per epoch, save_freq=15, spe=5."""
+    model = kfit.Sequential([kfit.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=5)
+    path = str(tmp_path / "ckpt_{epoch}.weights.h5")
+    cb = kfit.callbacks.ModelCheckpoint(path, save_weights_only=True, save_freq=15)
+    model.fit(np.ones((50, 3), "float32"), np.ones(50, "float32"), batch_size=10, epochs=9, verbose=0,
+              callbacks=[cb])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"ckpt_{e}.weights.h5" for e in (3, 6, 9)]

@@ -364,3 +364,22 @@ def test_jit_compile_trains_through_torch_compile_like_a_plain_loop():
             kernel -= 0.1 * kernel.grad
             bias -= 0.1 * bias.grad
     np.testing.assert_allclose(history.history["loss"], losses, rtol=1e-5)
+
+
+def test_steps_per_execution_fires_batch_hooks_once_per_execution(guide_data):
+    x, y = guide_data
+    rec = Recorder()
+    model = guide_model(learning_rate=0.0)
+    model.compile(optimizer=kfit.optimizers.RMSprop(0.0), loss="mean_squared_error",
+                  metrics=["mean_absolute_error"], steps_per_execution=3)
+    history = model.fit(x, y, batch_size=128, epochs=1, shuffle=False, verbose=0, callbacks=[rec])
+    begins = [c[1] for c in rec.calls if c[0] == "train_batch_begin"]
+    ends = [c[1] for c in rec.calls if c[0] == "train_batch_end"]
+    assert begins == [0, 3, 6] and ends == [2, 5, 7]  # ceil(8 / 3) executions
+    reference = guide_model(learning_rate=0.0)
+    reference.set_weights(model.get_weights())
+    assert history.history["loss"][0] == pytest.approx(reference.evaluate(x, y, batch_size=128, verbose=0)[0], rel=1e-6)
+    rec = Recorder()
+    out = model.predict(x, batch_size=128, verbose=0, callbacks=[rec])
+    shapes = [c[-1]["outputs"].shape for c in rec.calls if c[0] == "predict_batch_end"]
+    assert shapes == [(384, 1), (384, 1), (232, 1)] and out.shape == (1000, 1)

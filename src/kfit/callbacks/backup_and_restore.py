@@ -171,8 +171,9 @@ class BackupAndRestore(Callback):
         self._last_batch_seen = -1
 
     def _on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        # With steps_per_execution one call covers several batches: count them by index.
+        self._batches_seen_since_last_saving += batch - self._last_batch_seen
         self._last_batch_seen = batch
-        self._batches_seen_since_last_saving += 1
         if self._batches_seen_since_last_saving >= self.save_freq:  # type: ignore[operator]
             self._batches_seen_since_last_saving = 0
             # Resumption restarts this epoch; "batch" records how far it had got.

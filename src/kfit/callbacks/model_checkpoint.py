@@ -134,6 +134,7 @@ class ModelCheckpoint(MonitorCallback):
                 + (f" ({_WEIGHTS_EXTENSIONS})." if not self.save_weights_only else ").")
             )
         self._current_epoch = 0
+        self._last_batch_seen = -1
         self._batches_seen_since_last_saving = 0
         if self.save_freq != "epoch":
             # Defined on the instance only for batch-level saving, so the default epoch-level
@@ -146,9 +147,12 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
+        self._last_batch_seen = -1
 
     def _on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        self._batches_seen_since_last_saving += 1
+        # With steps_per_execution one call covers several batches: count them by index.
+        self._batches_seen_since_last_saving += batch - self._last_batch_seen
+        self._last_batch_seen = batch
         if self._batches_seen_since_last_saving < self.save_freq:  # type: ignore[operator]
             return
         self._batches_seen_since_last_saving = 0

@@ -8,7 +8,7 @@ Epoch-level logs are read once per epoch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from kfit.trainers.epoch_iterator import EpochIterator
 __all__ = ["Trainer"]
 
 Logs = dict[str, Any]
+Batch = tuple[Any, Any, Any]
 
 
 def _received(name: str, value: Any) -> str:
@@ -96,6 +97,7 @@ class Trainer:
         self._jit_compile = False
         self._compiled_forward: Any = None
         self._steps: dict[str, Callable[..., Any]] = {}
+        self.steps_per_execution = 1
         self._device: torch.device | None = None
         self._explicit_device: torch.device | None = None
         # Set during on_train_begin by a callback resuming a run (BackupAndRestore); fit reads
@@ -127,7 +129,9 @@ class Trainer:
             metrics: list of names, `kfit.metrics.Metric`s or callables (a dict per output).
             weighted_metrics: like `metrics`, but weighted by `sample_weight`/`class_weight`.
             run_eagerly: accepted for Keras compatibility; kfit always runs eagerly.
-            steps_per_execution: accepted for Keras compatibility; must be 1 for now.
+            steps_per_execution: batches run per execution. Batch hooks fire once per execution,
+                with the indices of its first (begin) and last (end) batch, as in Keras; so
+                callbacks that read batch logs cost one read per execution.
             jit_compile: True compiles the forward pass with `torch.compile`; "auto" means False.
             auto_scale_loss: accepted for Keras compatibility.
             device: where to train; by default cuda, then mps, then cpu (or where `model.to()`
@@ -142,11 +146,7 @@ class Trainer:
         """
         del run_eagerly, auto_scale_loss
         _check_int("steps_per_execution", steps_per_execution, 1, allow_none=False)
-        if steps_per_execution != 1:
-            raise ValueError(
-                "Expected `steps_per_execution` to be 1: kfit runs each step eagerly. "
-                f"{_received('steps_per_execution', steps_per_execution)} Remove the argument."
-            )
+        self.steps_per_execution = int(steps_per_execution)
         if isinstance(optimizer, torch.optim.Optimizer) and not isinstance(optimizer, optimizers_module.Optimizer):
             self.optimizer = optimizer
         else:
@@ -385,10 +385,11 @@ class Trainer:
             callbacks.on_epoch_begin(epoch)
             step = -1
             train_step = self._step("train")
-            for step, batch in train_iterator.epoch():
+            for begin, step, batches in _executions(train_iterator.epoch(), self.steps_per_execution):
                 if batch_begin:
-                    callbacks.on_train_batch_begin(step)
-                train_step(batch)
+                    callbacks.on_train_batch_begin(begin)
+                for batch in batches:
+                    train_step(batch)
                 if batch_end:
                     callbacks.on_train_batch_end(step, self._logs)
                 if self.stop_training:
@@ -480,10 +481,11 @@ class Trainer:
         self.stop_evaluating = False
         callbacks.on_test_begin()
         test_step = self._step("test")
-        for step, batch in iterator.epoch():
+        for begin, step, batches in _executions(iterator.epoch(), self.steps_per_execution):
             if batch_begin:
-                callbacks.on_test_batch_begin(step)
-            test_step(batch)
+                callbacks.on_test_batch_begin(begin)
+            for batch in batches:
+                test_step(batch)
             if batch_end:
                 callbacks.on_test_batch_end(step, self._logs)
             if self.stop_evaluating:
@@ -539,13 +541,13 @@ class Trainer:
         outputs: list[Any] = []
         callbacks.on_predict_begin()
         predict_step = self._step("predict")
-        for step, batch in iterator.epoch():
+        for begin, step, batches in _executions(iterator.epoch(), self.steps_per_execution):
             if batch_begin:
-                callbacks.on_predict_batch_begin(step)
-            out = predict_step(batch)
-            outputs.append(out)
+                callbacks.on_predict_batch_begin(begin)
+            group = [predict_step(batch) for batch in batches]
+            outputs.extend(group)
             if batch_end:
-                callbacks.on_predict_batch_end(step, lambda o=out: {"outputs": _to_numpy(o)})
+                callbacks.on_predict_batch_end(step, lambda g=group: {"outputs": _to_numpy(_concat(g))})
             if self.stop_predicting:
                 break
         callbacks.on_predict_end()
@@ -620,6 +622,24 @@ class Trainer:
         batch = self._single_batch(x, None, None)
         self.eval()  # type: ignore[attr-defined]
         return _to_numpy(self._step("predict")(batch))
+
+
+def _executions(
+    epoch: Iterator[tuple[int, Batch]], size: int
+) -> Iterator[tuple[int, int, Sequence[Batch]]]:
+    """Groups an epoch's batches by `steps_per_execution`: `(first step, last step, batches)`."""
+    if size == 1:
+        for step, batch in epoch:
+            yield step, step, (batch,)
+        return
+    group: list[Batch] = []
+    for step, batch in epoch:
+        group.append(batch)
+        if len(group) == size:
+            yield step - size + 1, step, group
+            group = []
+    if group:
+        yield step - len(group) + 1, step, group
 
 
 def _callback_list(callbacks: Any, model: Any, add_history: bool = False, add_progbar: bool = False, **params: Any) -> CallbackList:
