@@ -20,11 +20,14 @@ EXPECTED = {
     "kfit.metrics": {"Metric", "Mean", "MeanMetricWrapper", "MeanSquaredError", "MeanAbsoluteError",
                      "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
                      "get"},
-    "kfit.callbacks": {"Callback", "CallbackList", "History", "ProgbarLogger"},
+    "kfit.callbacks": {"Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
+                       "ModelCheckpoint", "BackupAndRestore", "LearningRateScheduler",
+                       "ReduceLROnPlateau", "CSVLogger", "TensorBoard", "TerminateOnNaN",
+                       "LambdaCallback", "RemoteMonitor", "SwapEMAWeights"},
     "kfit.backend": {"get_value", "set_value", "floatx", "epsilon"},
     "kfit.datasets": {"mnist"},
     "kfit.utils": {"get_file", "Progbar"},
-    "kfit.models": {"Model", "Sequential"},
+    "kfit.models": {"Model", "Sequential", "load_model"},
 }
 
 

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import measure, run  # noqa: E402
-from benchmarks.plain_loops import KerasRMSprop  # noqa: E402
+from benchmarks.plain_loops import KerasAdam, KerasRMSprop  # noqa: E402
 
 
 def test_quick_run_writes_every_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,14 +66,17 @@ def test_unknown_section_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "W9" in capsys.readouterr().err
 
 
-def test_plain_rmsprop_does_kfits_maths() -> None:
-    from kfit.optimizers import RMSprop
+@pytest.mark.parametrize("name", ["RMSprop", "Adam"])
+def test_plain_optimizers_do_kfits_maths(name: str) -> None:
+    # The baseline must do the work kfit does, or the ratios compare different maths.
+    from kfit import optimizers
 
     rs = np.random.RandomState(0)
     start, grads = rs.randn(5, 3).astype("float32"), [rs.randn(5, 3).astype("float32") for _ in range(3)]
     ours = torch.nn.Parameter(torch.tensor(start))
     theirs = torch.nn.Parameter(torch.tensor(start))
-    plain, reference = KerasRMSprop([ours], lr=0.1), RMSprop(learning_rate=0.1)
+    plain_cls = {"RMSprop": KerasRMSprop, "Adam": KerasAdam}[name]
+    plain, reference = plain_cls([ours], lr=0.1), getattr(optimizers, name)(learning_rate=0.1)
     reference.build([theirs])
     for g in grads:
         ours.grad, theirs.grad = torch.tensor(g), torch.tensor(g)

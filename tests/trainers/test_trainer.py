@@ -383,3 +383,25 @@ def test_steps_per_execution_fires_batch_hooks_once_per_execution(guide_data):
     out = model.predict(x, batch_size=128, verbose=0, callbacks=[rec])
     shapes = [c[-1]["outputs"].shape for c in rec.calls if c[0] == "predict_batch_end"]
     assert shapes == [(384, 1), (384, 1), (232, 1)] and out.shape == (1000, 1)
+
+
+def test_validation_freq_as_a_list_of_epochs(guide_data):
+    x, y = guide_data
+    rec = Recorder()
+    guide_model().fit(x, y, epochs=4, verbose=0, validation_split=0.5, validation_freq=[1, 4], callbacks=[rec])
+    validated = ["val_loss" in logs for logs in rec.logs_of("epoch_end")]
+    assert validated == [True, False, False, True]
+    with pytest.raises(ValueError, match=r"validation_freq=\[0\]"):
+        guide_model().fit(x, y, verbose=0, validation_split=0.5, validation_freq=[0])
+
+
+def test_train_and_test_on_batch_report_the_batch_alone(guide_data):
+    x, y = guide_data
+    model = guide_model(learning_rate=0.0)
+    model.test_on_batch(x[:10], y[:10])
+    second = model.test_on_batch(x[10:20], y[10:20], return_dict=True)
+    kernel, bias = model.get_weights()
+    expected = (((x[10:20] @ kernel + bias)[:, 0] - y[10:20]) ** 2).mean()
+    assert second["loss"] == pytest.approx(expected, rel=1e-5)
+    model.train_on_batch(x[:10], y[:10])
+    assert model.train_on_batch(x[10:20], y[10:20], return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)

@@ -65,9 +65,7 @@ class BackupAndRestore(Callback):
         ValueError: If `backup_dir` is empty or None, or `save_freq` is invalid.
 
     Differences from Keras:
-        The model need not be built before `fit` (Keras raises, keras-team/keras#20712).
-        The optimizer state is restored together with the weights. Weights, optimizer state
-        and progress live in one `.safetensors` file written atomically (Keras writes
+        Weights, optimizer state and progress live in one `.safetensors` file written atomically (Keras writes
         `latest.weights.h5` and `training_metadata.json` separately, so a crash between the
         two leaves them out of step). The restored start epoch applies to that one `fit` only
         (Keras keeps it on the model, so a later unrelated `fit` also skips epochs). A backup

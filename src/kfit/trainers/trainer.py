@@ -292,7 +292,7 @@ class Trainer:
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
         validation_batch_size: int | None = None,
-        validation_freq: int = 1,
+        validation_freq: int | Sequence[int] = 1,
     ) -> Any:
         """Trains the model for `epochs` epochs; returns the `History`.
 
@@ -316,7 +316,14 @@ class Trainer:
         _check_int("steps_per_epoch", steps_per_epoch, 1)
         _check_int("validation_steps", validation_steps, 1)
         _check_int("validation_batch_size", validation_batch_size, 1)
-        _check_int("validation_freq", validation_freq, 1, allow_none=False)
+        if isinstance(validation_freq, (list, tuple)):
+            if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in validation_freq):
+                raise ValueError(
+                    "Expected `validation_freq` as a list to hold 1-based epoch numbers (ints >= 1). "
+                    f"{_received('validation_freq', validation_freq)} Pass e.g. validation_freq=[1, 5, 10]."
+                )
+        else:
+            _check_int("validation_freq", validation_freq, 1, allow_none=False)
         _check_verbose(verbose)
         if epochs < initial_epoch:
             raise ValueError(
@@ -398,7 +405,7 @@ class Trainer:
                 break  # the input ran dry before this epoch's first batch
             # Read the train means before validation, which resets the shared metrics.
             epoch_logs = self._logs()
-            if val_iterator is not None and (epoch + 1) % validation_freq == 0:
+            if val_iterator is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_loop(val_iterator, callbacks, restart=True)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))
@@ -577,7 +584,7 @@ class Trainer:
         class_weight: dict[int, float] | None = None,
         return_dict: bool = False,
     ) -> Any:
-        """Runs one gradient update on one batch; returns the running metrics (not reset).
+        """Runs one gradient update on one batch; returns that batch's loss and metrics.
 
         Example:
             >>> import numpy as np, kfit
@@ -589,12 +596,13 @@ class Trainer:
         self._assert_compiled("train_on_batch")
         batch = self._single_batch(x, y, sample_weight, class_weight)
         self.train()  # type: ignore[attr-defined]
+        self.reset_metrics()  # Keras reports this batch alone
         self._step("train")(batch)
         logs = self._logs()
         return logs if return_dict else self._flatten_in_order(logs)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
-        """Evaluates one batch; returns the running metrics (not reset).
+        """Evaluates one batch; returns its loss and metrics.
 
         Example:
             >>> import numpy as np, kfit
@@ -606,6 +614,7 @@ class Trainer:
         self._assert_compiled("test_on_batch")
         batch = self._single_batch(x, y, sample_weight)
         self.eval()  # type: ignore[attr-defined]
+        self.reset_metrics()
         self._step("test")(batch)
         logs = self._logs()
         return logs if return_dict else self._flatten_in_order(logs)
@@ -622,6 +631,13 @@ class Trainer:
         batch = self._single_batch(x, None, None)
         self.eval()  # type: ignore[attr-defined]
         return _to_numpy(self._step("predict")(batch))
+
+
+def _should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
+    # validation_freq counts epochs from 1: every N-th epoch, or the listed epochs.
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
 
 
 def _executions(
