@@ -695,6 +695,65 @@ class Loss:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+# --------------------------------------------------------------------------------------
+# Fused forms of the common losses. Averaging the per-sample values over the batch (the default
+# "sum_over_batch_size" reduction, without weights) equals one torch op over all elements; that
+# op has one autograd node instead of four or five, which saves a noticeable share of a small
+# model's step. The per-sample path stays the reference for every other case.
+# --------------------------------------------------------------------------------------
+
+
+def _same_shape_pair(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    y_true, y_pred = _prepare_pair(y_true, y_pred)
+    return (y_true, y_pred) if y_true.shape == y_pred.shape else None
+
+
+def _fused_elementwise(op: Callable[..., torch.Tensor], **op_kwargs: Any) -> Callable[..., Any]:
+    def fused(y_true: torch.Tensor, y_pred: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor | None:
+        pair = _same_shape_pair(y_true, y_pred)
+        if pair is None or kwargs.get("label_smoothing", 0.0) or kwargs.get("axis", -1) != -1:
+            return None
+        return op(pair[1], pair[0], **{k: kwargs[k] for k in op_kwargs if k in kwargs})
+
+    return fused
+
+
+def _fused_binary_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor | None:
+    if not kwargs.get("from_logits"):
+        return None
+    return _fused_elementwise(tnn.binary_cross_entropy_with_logits)(y_true, y_pred, kwargs)
+
+
+def _fused_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor | None:
+    if not kwargs.get("from_logits") or y_pred.dim() != 2:
+        return None
+    pair = _same_shape_pair(y_true, y_pred)
+    if pair is None or kwargs.get("label_smoothing", 0.0) or kwargs.get("axis", -1) != -1:
+        return None
+    return tnn.cross_entropy(pair[1], pair[0])
+
+
+def _fused_sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor | None:
+    if not kwargs.get("from_logits") or kwargs.get("ignore_class") is not None:
+        return None
+    if y_pred.dim() != 2 or kwargs.get("axis", -1) != -1 or y_pred.dtype != torch.float32:
+        return None
+    labels = y_true.reshape(-1) if y_true.dim() == 2 and y_true.shape[-1] == 1 else y_true
+    if labels.dim() != 1 or labels.shape[0] != y_pred.shape[0]:
+        return None
+    return tnn.cross_entropy(y_pred, labels.long())
+
+
+_FUSED: dict[Callable[..., Any], Callable[..., Any]] = {
+    mean_squared_error: _fused_elementwise(tnn.mse_loss),
+    mean_absolute_error: _fused_elementwise(tnn.l1_loss),
+    huber: _fused_elementwise(tnn.huber_loss, delta=1.0),
+    binary_crossentropy: _fused_binary_crossentropy,
+    categorical_crossentropy: _fused_categorical_crossentropy,
+    sparse_categorical_crossentropy: _fused_sparse_categorical_crossentropy,
+}
+
+
 class LossFunctionWrapper(Loss):
     """Turns a function `fn(y_true, y_pred, **kwargs) -> values` into a `Loss`.
 
@@ -731,6 +790,22 @@ class LossFunctionWrapper(Loss):
             )
         self.fn = fn
         self._fn_kwargs = kwargs
+        self._fused = _FUSED.get(fn) if self.reduction in ("sum_over_batch_size", "mean") else None
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+        fused = self._fused
+        if (
+            fused is not None
+            and sample_weight is None
+            and type(y_pred) is torch.Tensor
+            and isinstance(y_true, torch.Tensor)
+            and y_pred.dtype == self._torch_dtype
+            and y_pred.dim() > 0
+        ):
+            loss = fused(y_true, y_pred, self._fn_kwargs)
+            if loss is not None:
+                return loss
+        return super().__call__(y_true, y_pred, sample_weight)
 
     def call(self, y_true: Any, y_pred: Any) -> torch.Tensor:
         if isinstance(y_true, torch.Tensor) and isinstance(y_pred, torch.Tensor):

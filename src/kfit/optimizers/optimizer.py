@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.optim.optimizer as _optim
 
 from kfit.backend.conversion import to_host
 from kfit.optimizers import schedules as schedules_module
@@ -770,8 +771,58 @@ class Optimizer(torch.optim.Optimizer):
         """
         return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
 
-    @torch.no_grad()
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clears the gradients, like `torch.optim.Optimizer.zero_grad`.
+
+        Setting them to None is a plain loop here: torch's version opens a profiler range on
+        every call, which costs as much as a small model's whole optimizer update.
+
+        Example:
+            >>> import torch
+            >>> from kfit.optimizers import SGD
+            >>> w = torch.nn.Parameter(torch.ones(2))
+            >>> opt = SGD()
+            >>> opt.build([w])
+            >>> w.grad = torch.ones(2)
+            >>> opt.zero_grad()
+            >>> w.grad is None
+            True
+        """
+        if not set_to_none or not self.built:
+            super().zero_grad(set_to_none)
+            return
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """Runs `_update` with torch's optimizer step hooks and profiler label, when present.
+
+        torch wraps `step` in a function that opens a profiler range and walks the hook tables
+        on every call; kfit marks its `step` as already wrapped and does that work only when a
+        hook is registered or a profiler is running.
+        """
+        hooks = _optim._global_optimizer_pre_hooks or self._optimizer_step_pre_hooks
+        post = self._optimizer_step_post_hooks or _optim._global_optimizer_post_hooks
+        if not (hooks or post or torch.autograd.profiler._is_profiler_enabled):
+            return self._update(closure)
+        with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+            args: tuple[Any, ...] = (self,) if closure is None else (self, closure)
+            kwargs: dict[str, Any] = {}
+            for hook in (*_optim._global_optimizer_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    args, kwargs = result
+            out = self._update(*args[1:], **kwargs)
+            for hook in (*self._optimizer_step_post_hooks.values(), *_optim._global_optimizer_post_hooks.values()):
+                hook(self, args, kwargs)
+            return out
+
+    # Tells torch.optim.Optimizer.__init__ not to wrap `step` again (see `step`).
+    step.hooked = True  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def _update(self, closure: Callable[[], Any] | None = None) -> Any:
         """Applies one update from the parameters' `.grad` and advances `iterations`.
 
         Args:
