@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import measure, run  # noqa: E402
-from benchmarks.plain_loops import KerasAdam, KerasRMSprop  # noqa: E402
+from benchmarks import measure, run
+from benchmarks.plain_loops import KerasAdam, KerasRMSprop
 
 
 def test_quick_run_writes_every_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
+import torch.nn.functional as tnn
+
+from kfit import losses
 from kfit.losses import _align_ranks, _apply_mask, _divide_no_nan, _is_builtin_loss
 from kfit.metrics.metric import Metric
 
@@ -186,6 +189,14 @@ class Mean(_Reduction):
         self._count_on_device = True
 
 
+# Element-wise sums whose total, divided by the last axis's length, is the sum of the per-sample
+# values of the mean-over-last-axis metrics (the unweighted fast path of MeanMetricWrapper).
+_FUSED_SUMS: dict[Callable[..., Any], Callable[..., torch.Tensor]] = {
+    losses.mean_absolute_error: tnn.l1_loss,
+    losses.mean_squared_error: tnn.mse_loss,
+}
+
+
 class MeanMetricWrapper(Mean):
     """Running mean of the per-sample values of `fn(y_true, y_pred, **kwargs)`.
 
@@ -218,12 +229,29 @@ class MeanMetricWrapper(Mean):
             )
         self._fn = fn
         self._fn_kwargs = kwargs
+        self._fused_sum = None if kwargs else _FUSED_SUMS.get(fn)
         if _is_builtin_loss(fn):
             # Loss values are minimised.
             self._direction = "down"
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Computes `fn` on the batch and adds its values to the running mean."""
+        fused = self._fused_sum
+        if (
+            fused is not None
+            and sample_weight is None
+            and type(y_pred) is torch.Tensor
+            and isinstance(y_true, torch.Tensor)
+            and y_pred.dim() == 2
+        ):
+            y_pred = self._values(y_pred)
+            y_true, y_pred = losses._prepare_pair(y_true, y_pred)
+            if y_true.shape == y_pred.shape:
+                # The per-sample values are means over the last axis, so their sum is the
+                # element-wise sum divided by its length: one kernel and one in-place add.
+                self.total.add_(fused(y_pred, y_true, reduction="sum"), alpha=1.0 / y_pred.shape[1])
+                self._host_count += y_pred.shape[0]
+                return
         mask = getattr(y_pred, "_keras_mask", None)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
         if mask is not None:

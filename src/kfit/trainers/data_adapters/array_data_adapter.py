@@ -117,6 +117,20 @@ class ArrayDataAdapter:
         """Yields one pass over the data in batches (a fresh permutation when shuffling)."""
         order = self._order()
         bs = self.batch_size
+        x, y, sw = self.x, self.y, self.sample_weight
+        if all(d is None or type(d) is torch.Tensor for d in (x, y, sw)):
+            # Plain tensors (the common case) skip the structure walk on every batch.
+            for start in range(0, self.num_samples, bs):
+                if order is None:
+                    yield (x[start : start + bs],
+                           None if y is None else y[start : start + bs],
+                           None if sw is None else sw[start : start + bs])
+                else:
+                    idx = order[start : start + bs]
+                    yield (x.index_select(0, idx),
+                           None if y is None else y.index_select(0, idx),
+                           None if sw is None else sw.index_select(0, idx))
+            return
         for start in range(0, self.num_samples, bs):
             if order is None:
                 take = lambda t, s=start: t[s : s + bs]  # noqa: E731  (a view, no copy)
