@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import torch.nn.functional as tnn
-
 from kfit import losses
 from kfit.losses import _align_ranks, _apply_mask, _divide_no_nan, _is_builtin_loss
 from kfit.metrics.metric import Metric
@@ -191,9 +189,17 @@ class Mean(_Reduction):
 
 # Element-wise sums whose total, divided by the last axis's length, is the sum of the per-sample
 # values of the mean-over-last-axis metrics (the unweighted fast path of MeanMetricWrapper).
+def _abs_error_sum(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    return torch.dist(y_pred, y_true, 1)  # one kernel for sum(|y_pred - y_true|)
+
+
+def _squared_error_sum(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    return torch.sub(y_pred, y_true).square_().sum()
+
+
 _FUSED_SUMS: dict[Callable[..., Any], Callable[..., torch.Tensor]] = {
-    losses.mean_absolute_error: tnn.l1_loss,
-    losses.mean_squared_error: tnn.mse_loss,
+    losses.mean_absolute_error: _abs_error_sum,
+    losses.mean_squared_error: _squared_error_sum,
 }
 
 
@@ -249,7 +255,7 @@ class MeanMetricWrapper(Mean):
             if y_true.shape == y_pred.shape:
                 # The per-sample values are means over the last axis, so their sum is the
                 # element-wise sum divided by its length: one kernel and one in-place add.
-                self.total.add_(fused(y_pred, y_true, reduction="sum"), alpha=1.0 / y_pred.shape[1])
+                self.total.add_(fused(y_pred, y_true), alpha=1.0 / y_pred.shape[1])
                 self._host_count += y_pred.shape[0]
                 return
         mask = getattr(y_pred, "_keras_mask", None)
