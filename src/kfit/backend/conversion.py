@@ -36,5 +36,8 @@ def scalars_to_floats(values: Sequence[torch.Tensor]) -> list[float]:
     """
     if not values:
         return []
-    stacked = torch.stack([v.detach().reshape(()).to(torch.float64) for v in values])
-    return [float(v) for v in to_host(stacked)]
+    scalars = [v.detach().reshape(()) for v in values]
+    dtype = scalars[0].dtype
+    if any(s.dtype != dtype for s in scalars):
+        scalars = [s.to(torch.float64) for s in scalars]
+    return to_host(torch.stack(scalars)).astype("float64").tolist()

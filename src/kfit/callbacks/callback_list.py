@@ -112,6 +112,10 @@ class CallbackList(Callback):
         self._targets: dict[str, tuple[Callback, ...]] = {
             hook: tuple(cb for cb in self.callbacks if _overrides(cb, hook)) for hook in HOOKS
         }
+        # Bound once here, so a dispatch is a loop of plain calls (no attribute lookups).
+        self._methods: dict[str, tuple[Callable[..., None], ...]] = {
+            hook: tuple(getattr(cb, hook) for cb in targets) for hook, targets in self._targets.items()
+        }
         # Callbacks that accept a logs factory and resolve it only when they need the values
         # (the progress bar reads them only when it redraws).
         self._eager: dict[str, bool] = {
@@ -154,19 +158,19 @@ class CallbackList(Callback):
     # by the ones after it.
     def _call(self, hook: str, logs: Logs | None) -> None:
         logs = {} if logs is None else logs
-        for cb in self._targets[hook]:
-            getattr(cb, hook)(logs)
+        for method in self._methods[hook]:
+            method(logs)
 
     def _call_batch(self, hook: str, batch: int, logs: LogsOrFactory) -> None:
-        targets = self._targets[hook]
-        if not targets:
+        methods = self._methods[hook]
+        if not methods:
             return
         if logs is None:
             logs = {}
         elif callable(logs):
             logs = logs() if self._eager[hook] else _Memo(logs)
-        for cb in targets:
-            getattr(cb, hook)(batch, logs)
+        for method in methods:
+            method(batch, logs)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._call("on_train_begin", logs)
