@@ -18,6 +18,17 @@ import torch
 # A 2-D kernel, a bias-like vector and a single scalar weight.
 SHAPES = [(3, 4), (4,), (1,)]
 RTOL, ATOL = 1e-5, 1e-7
+# kfit's Adam and AdamW run torch's fused kernel, which evaluates Keras's update in another
+# order: its float32 rounding differs from Keras's by up to ~5e-5 relative after a few steps,
+# while both stay as close to a float64 evaluation of the same maths (test_adam.py checks that
+# the fused result is at least as accurate as the per-op one).
+FUSED_ADAM_RTOL = 1e-4
+
+
+def rtol_for(optimizer: Any) -> float:
+    from kfit.optimizers import Adam
+
+    return FUSED_ADAM_RTOL if isinstance(optimizer, Adam) and not optimizer.amsgrad else RTOL
 
 
 def initial_values() -> list[np.ndarray]:
@@ -58,11 +69,11 @@ def run_keras(optimizer: Any, grads: list[list[np.ndarray | None]]) -> list[Any]
     return variables
 
 
-def assert_close(actual: list[Any], expected: list[Any]) -> None:
+def assert_close(actual: list[Any], expected: list[Any], rtol: float = RTOL) -> None:
     for a, e in zip(actual, expected, strict=True):
         a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
         e = e.detach().cpu().numpy() if isinstance(e, torch.Tensor) else np.asarray(e)
-        np.testing.assert_allclose(a, e, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=ATOL)
 
 
 def parity(
@@ -78,5 +89,5 @@ def parity(
     grads = gradient_sequence(steps) if grads is None else grads
     params = run_kfit(kfit_opt, grads)
     variables = run_keras(keras_opt, grads)
-    assert_close(params, [v.value for v in variables])
+    assert_close(params, [v.value for v in variables], rtol=rtol_for(kfit_opt))
     return params, variables

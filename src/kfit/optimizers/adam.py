@@ -110,6 +110,18 @@ class Adam(Optimizer):
         t, one = real(step), real(1.0)
         alpha = float(real(lr) * np.sqrt(one - real(beta_2) ** t) / (one - real(beta_1) ** t))
         momentums, velocities = slots["momentum"], slots["velocity"]
+        if not group["amsgrad"] and _fused_adam_applies(params):
+            # torch's fused kernel divides sqrt(v) by sqrt(1 - beta_2**t) before adding eps;
+            # scaling eps by the same factor makes its update exactly Keras's, in one pass.
+            # The betas are rounded to float32 as Keras stores them.
+            b1, b2 = float(np.float32(beta_1)), float(np.float32(beta_2))
+            eps = float(real(group["epsilon"]) / np.sqrt(one - real(b2) ** t))
+            steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
+            torch._fused_adam_(
+                params, grads, momentums, velocities, [], steps, amsgrad=False, lr=lr,
+                beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, maximize=False,
+            )
+            return
         torch._foreach_lerp_(momentums, grads, 1.0 - beta_1)
         torch._foreach_mul_(velocities, beta_2)
         torch._foreach_addcmul_(velocities, grads, grads, value=1.0 - beta_2)
@@ -135,3 +147,11 @@ class Adam(Optimizer):
             "epsilon": self.epsilon,
             "amsgrad": self.amsgrad,
         }
+
+
+def _fused_adam_applies(params: list[torch.Tensor]) -> bool:
+    """Whether torch's fused Adam kernel can take these parameters in one call."""
+    first = params[0]
+    if not hasattr(torch, "_fused_adam_") or first.device.type not in ("cpu", "cuda"):
+        return False
+    return all(p.device == first.device and p.dtype == first.dtype and p.is_floating_point() for p in params)
