@@ -27,5 +27,10 @@ demo: $(VENV)/.demo
 test: $(VENV)/.test
 	KERAS_BACKEND=torch $(PY) -m pytest -q
 
-bench: $(VENV)/.test
-	$(PY) -m benchmarks.run
+# BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="--quick --threads 1"`.
+$(VENV)/.bench: $(VENV)/.test
+	$(PIP) -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench
+	$(PY) -m benchmarks.run $(BENCH_ARGS)

@@ -704,7 +704,11 @@ class Loss:
 
 
 def _same_shape_pair(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    y_true, y_pred = _prepare_pair(y_true, y_pred)
+    # `_prepare_pair` for two tensors, inlined: this runs on every training step.
+    if y_true.dtype != y_pred.dtype or y_true.device != y_pred.device:
+        y_true = y_true.to(device=y_pred.device, dtype=y_pred.dtype)
+    if y_true.dim() != y_pred.dim():
+        y_true, y_pred = _align_ranks(y_true, y_pred)
     return (y_true, y_pred) if y_true.shape == y_pred.shape else None
 
 

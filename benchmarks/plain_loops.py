@@ -1,0 +1,239 @@
+"""The baseline: what a careful user writes by hand in torch, for each workload.
+
+The loop shuffles each epoch (`randperm`, then `index_select` on tensors built once), keeps the
+running loss and metric sums on the device, and reads them back once per epoch. Its optimizers
+do Keras's maths with `torch._foreach_*` ops, op for op what a careful hand-written step does:
+`KerasRMSprop` (epsilon inside the square root) and `KerasAdam` (epsilon added to the
+uncorrected `sqrt(v)`, the bias corrections folded into the step size).
+
+`torch.optim` is not the baseline: `torch.optim.Adam(foreach=True)` makes one more pass over
+the parameters per step than Keras's maths needs (it divides `sqrt(v)` by the bias
+correction), and every `torch.optim` step goes through its profiling and hook wrapper. The
+suite times it as a separate side, `plain+torch.optim`, built with `torch_optimizer`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from benchmarks.workloads import CNN_CHANNELS
+
+__all__ = ["PLAIN_BUILDERS", "KerasAdam", "KerasRMSprop", "PlainLoop", "torch_optimizer"]
+
+
+class KerasRMSprop:
+    """RMSprop with Keras's update `w -= lr * g / sqrt(v + eps)`, as multi-tensor ops.
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.tensor([10.0]))
+        >>> opt = KerasRMSprop([w], lr=0.1)
+        >>> w.grad = w.detach().clone()
+        >>> opt.step()
+        >>> round(w.item(), 6)
+        9.683772
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 0.001, rho: float = 0.9, eps: float = 1e-7) -> None:
+        self.params = list(params)
+        self.lr, self.rho, self.eps = lr, rho, eps
+        self.velocities = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grads = [p.grad for p in self.params]
+        torch._foreach_mul_(self.velocities, self.rho)
+        torch._foreach_addcmul_(self.velocities, grads, grads, value=1.0 - self.rho)
+        denominators = torch._foreach_add(self.velocities, self.eps)
+        torch._foreach_sqrt_(denominators)
+        torch._foreach_addcdiv_(self.params, grads, denominators, value=-self.lr)
+
+
+class KerasAdam:
+    """Adam with Keras's update `w -= lr * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps)`.
+
+    Example:
+        >>> w = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+        >>> opt = KerasAdam([w], lr=0.1)
+        >>> w.grad = torch.tensor([0.5, -2.0])
+        >>> opt.step()
+        >>> [round(x, 4) for x in w.detach().tolist()]
+        [0.9, -0.9]
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        eps: float = 1e-7,
+    ) -> None:
+        self.params = list(params)
+        self.lr, self.beta_1, self.beta_2, self.eps = lr, beta_1, beta_2, eps
+        self.momentums = [torch.zeros_like(p) for p in self.params]
+        self.velocities = [torch.zeros_like(p) for p in self.params]
+        self.iterations = 0
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.iterations += 1
+        t, b1, b2 = self.iterations, self.beta_1, self.beta_2
+        alpha = self.lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        grads = [p.grad for p in self.params]
+        torch._foreach_lerp_(self.momentums, grads, 1.0 - b1)
+        torch._foreach_mul_(self.velocities, b2)
+        torch._foreach_addcmul_(self.velocities, grads, grads, value=1.0 - b2)
+        denominators = torch._foreach_sqrt(self.velocities)
+        torch._foreach_add_(denominators, self.eps)
+        torch._foreach_addcdiv_(self.params, self.momentums, denominators, value=-alpha)
+
+
+def torch_optimizer(key: str, params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
+    """The closest `torch.optim` optimizer to the workload's Keras optimizer (foreach).
+
+    `torch.optim.RMSprop` puts epsilon outside the square root; `torch.optim.Adam` divides by
+    the bias correction in a pass of its own. Same hyperparameters, about the same work.
+
+    Example:
+        >>> type(torch_optimizer("W2", torch.nn.Linear(2, 1).parameters())).__name__
+        'Adam'
+    """
+    if key == "W1":
+        return torch.optim.RMSprop(params, lr=0.1, alpha=0.9, eps=1e-7, foreach=True)
+    return torch.optim.Adam(params, lr=1e-3, eps=1e-7, foreach=True)
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class PlainLoop:
+    """One epoch of hand-written training per `epoch()` call.
+
+    Args:
+        model: the torch module.
+        optimizer: anything with `zero_grad(set_to_none=True)` and `step()`.
+        loss_fn: `(pred, y) -> mean loss of the batch`.
+        metric_fn: `(pred, y) -> sum of the metric over the batch` (a 0-d tensor).
+        metric_name: the key of the metric in the returned logs.
+        x, y: the whole data set (numpy or tensors); converted to tensors on `device` once.
+        batch_size: rows per step.
+        device: where to train.
+
+    Example:
+        >>> import numpy as np
+        >>> x, y = np.ones((10, 3), "float32"), np.zeros(10, "float32")
+        >>> net = torch.nn.Linear(3, 1)
+        >>> loop = PlainLoop(net, KerasRMSprop(net.parameters()), lambda p, t: F.mse_loss(p.squeeze(1), t),
+        ...                  lambda p, t: (p.squeeze(1) - t).abs().sum(), "mae", x, y, batch_size=4)
+        >>> sorted(loop.epoch())
+        ['loss', 'mae']
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: Any,
+        loss_fn: LossFn,
+        metric_fn: LossFn,
+        metric_name: str,
+        x: Any,
+        y: Any,
+        batch_size: int,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.optimizer = optimizer
+        self.loss_fn, self.metric_fn, self.metric_name = loss_fn, metric_fn, metric_name
+        self.x = torch.as_tensor(x).to(self.device)
+        self.y = torch.as_tensor(y).to(self.device)
+        self.batch_size = batch_size
+
+    @property
+    def steps(self) -> int:
+        return -(-self.x.shape[0] // self.batch_size)
+
+    def epoch(self) -> dict[str, float]:
+        model, optimizer, loss_fn, metric_fn = self.model, self.optimizer, self.loss_fn, self.metric_fn
+        x, y, bs = self.x, self.y, self.batch_size
+        n = x.shape[0]
+        order = torch.randperm(n, device=self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        metric_sum = torch.zeros((), device=self.device)
+        model.train()
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+            pred = model(xb)
+            loss = loss_fn(pred, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                # Weighted by the batch's rows, so the epoch mean is exact for a short last batch.
+                loss_sum.add_(loss.detach(), alpha=idx.shape[0])
+                metric_sum.add_(metric_fn(pred.detach(), yb))
+        # The one device->host read of the epoch.
+        loss_total, metric_total = torch.stack((loss_sum, metric_sum)).tolist()
+        return {"loss": loss_total / n, self.metric_name: metric_total / n}
+
+
+def _mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(pred.squeeze(1), y)
+
+
+def _abs_error_sum(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (pred.squeeze(1) - y).abs().sum()
+
+
+def _hits(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(dim=1) == y).sum()
+
+
+def plain_guide(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                with_torch_optim: bool = False) -> PlainLoop:
+    """W1 by hand: `nn.Linear(784, 1)`, Keras RMSprop(0.1), MSE, summed absolute error."""
+    net = torch.nn.Linear(784, 1)
+    opt = torch_optimizer("W1", net.parameters()) if with_torch_optim else KerasRMSprop(net.parameters(), lr=0.1)
+    return PlainLoop(net, opt, _mse, _abs_error_sum, "mean_absolute_error", x, y, batch_size, device)
+
+
+def plain_mlp(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+              with_torch_optim: bool = False) -> PlainLoop:
+    """W2 by hand: `nn.Sequential` of Linear/ReLU, Keras Adam, `F.cross_entropy`, hit count."""
+    net = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 10),
+    )
+    opt = torch_optimizer("W2", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, F.cross_entropy, _hits, "accuracy", x, y, batch_size, device)
+
+
+def plain_cnn(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+              with_torch_optim: bool = False) -> PlainLoop:
+    """W4 by hand: the same convolutions as `build_cnn`, then `nn.Flatten` and `nn.Linear`."""
+    c1, c2 = CNN_CHANNELS
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, c1, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(c1, c2, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(c2 * 5 * 5, 10),
+    )
+    opt = torch_optimizer("W4", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, F.cross_entropy, _hits, "accuracy", x, y, batch_size, device)
+
+
+PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {"W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn}

@@ -1,0 +1,304 @@
+"""What the suite writes: `RESULTS.md` (machine, versions, tables) and `ratios.png`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import kfit
+from benchmarks.measure import Spread, Timings
+
+__all__ = ["Results", "TrainingRow", "load_average", "machine_info", "plot_ratios", "render_markdown"]
+
+IMPORT_GOAL_S = 0.2
+DISPATCH_GOAL_US = 0.1
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, or "n/a" where the OS has none."""
+    try:
+        return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def machine_info(threads: int) -> dict[str, str]:
+    """The machine and the versions the numbers were taken with.
+
+    Example:
+        >>> list(machine_info(1))[:3]
+        ['CPU', 'cores', 'torch threads']
+    """
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {
+        "CPU": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "torch threads": str(threads),
+        "GPU": gpu,
+        "OS": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "kfit": kfit.__version__,
+        "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+@dataclass
+class TrainingRow:
+    """One workload on one device: the plain loop's speed and every side's ratio to it."""
+
+    key: str
+    title: str
+    device: str
+    timings: Timings
+    goal: float | None = None
+
+    @property
+    def sides(self) -> list[str]:
+        return [s for s in self.timings.seconds if s != self.timings.baseline]
+
+
+@dataclass
+class Results:
+    """Everything one run measured; the sections it skipped stay None."""
+
+    machine: dict[str, str]
+    settings: dict[str, Any]
+    training: list[TrainingRow] = field(default_factory=list)
+    callbacks: dict[str, Spread] | None = None
+    dispatch: dict[int, dict[str, Spread]] | None = None
+    imports: dict[str, dict[str, Any]] | None = None
+    syncs: dict[str, dict[str, float]] | None = None
+    peers: dict[str, str | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    load_before: str = "n/a"
+    load_after: str = "n/a"
+
+
+def _ratio(s: Spread) -> str:
+    return f"{s.median:.2f}× [{s.low:.2f}–{s.high:.2f}]"
+
+
+def _us(s: Spread, digits: int = 2) -> str:
+    return f"{s.median:.{digits}f} [{s.low:.{digits}f} – {s.high:.{digits}f}]"
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines + [""]
+
+
+def render_markdown(results: Results) -> str:
+    """The whole `RESULTS.md` text.
+
+    Example:
+        >>> text = render_markdown(Results(machine={"CPU": "x"}, settings={"pairs": 1}))
+        >>> text.splitlines()[0]
+        '# kfit benchmark results'
+    """
+    out = [
+        "# kfit benchmark results",
+        "",
+        "Written by `python -m benchmarks.run` (`make bench`); regenerate rather than edit.",
+        "",
+        "## Machine",
+        "",
+        *_table(["what", "value"], [[k, v] for k, v in results.machine.items()]),
+        f"Load average (1/5/15 min) before the run: {results.load_before}; after: "
+        f"{results.load_after}. Settings: "
+        + ", ".join(f"{k}={v}" for k, v in results.settings.items())
+        + ".",
+        "",
+    ]
+    peers = ", ".join(f"{k} {v}" if v else f"{k} (not installed: skipped)" for k, v in results.peers.items())
+    if peers:
+        out += [f"Peers: {peers}.", ""]
+
+    if results.training:
+        sides = []
+        for row in results.training:
+            sides += [s for s in row.sides if s not in sides]
+        out += [
+            "## Training time against a hand-written torch loop",
+            "",
+            (
+                "Each pair runs one epoch of the plain loop and one of each other side, in one "
+                "process, in alternating order. Ratio = side's epoch time / plain loop's epoch time "
+                "in the same pair: the median over the pairs, [min–max]. Lower is better; 1.00× is "
+                "the hand-written loop."
+            ),
+            "",
+        ]
+        header = ["workload", "device", "steps/epoch", "plain ms/step", "kfit ms/step"]
+        header += [f"{s} ratio" for s in sides] + ["goal", "met"]
+        rows = []
+        for row in results.training:
+            t = row.timings
+            cells = [f"{row.key}: {row.title}", row.device, str(t.steps), f"{t.ms_per_step('plain'):.3f}",
+                     f"{t.ms_per_step('kfit'):.3f}" if "kfit" in t.seconds else "–"]
+            cells += [_ratio(t.ratio(s)) if s in t.seconds else "–" for s in sides]
+            if row.goal is not None and "kfit" in t.seconds:
+                cells += [f"≤ {row.goal:.2f}×", _met(t.ratio("kfit").median <= row.goal)]
+            else:
+                cells += ["–", "–"]
+            rows.append(cells)
+        out += _table(header, rows)
+
+    if results.callbacks is not None:
+        cb = results.callbacks
+        first, extra, none = (cb["first callback, µs/step"], cb["per extra hook call, µs"],
+                              cb["20 non-overriding, µs/step"])
+        out += [
+            "## Callback overhead (W3: W1 with no-op callbacks)",
+            "",
+            (
+                "From rounds of alternating fits with 0, 1 and 20 callbacks that override every "
+                "batch hook with an empty body, and 20 that override nothing. Median [min–max] over "
+                "rounds. These are differences of noisy timings; the dispatch micro-benchmark below "
+                "is the precise figure."
+            ),
+            "",
+            *_table(["measure", "µs", "goal", "met"], [
+                ["first overriding callback, per step (2 hook calls + the batch logs read)", _us(first, 1),
+                 "dispatch + one batched log read", "–"],
+                ["each further callback, per hook call", _us(extra, 3), f"≤ {DISPATCH_GOAL_US} µs",
+                 _met(extra.median <= DISPATCH_GOAL_US)],
+                ["20 callbacks overriding nothing, per step", _us(none, 1), "0",
+                 _met(none.low <= 0 <= none.high or abs(none.median) < 1.0)],
+            ]),
+        ]
+    if results.dispatch is not None:
+        rows = []
+        for n, r in results.dispatch.items():
+            for name, s in r.items():
+                goal = f"≤ {DISPATCH_GOAL_US}" if name == "CallbackList" else "–"
+                met = _met(s.median <= DISPATCH_GOAL_US) if name == "CallbackList" else "–"
+                rows.append([str(n), name, _us(s, 3), goal, met])
+        out += [
+            "### Dispatch micro-benchmark",
+            "",
+            (
+                "`CallbackList.on_train_batch_end(step, logs)` with N no-op callbacks, µs per "
+                "callback per call; the floor is a Python loop calling the same bound methods directly."
+            ),
+            "",
+            *_table(["N callbacks", "caller", "µs per callback call", "goal", "met"], rows),
+        ]
+    if results.imports is not None:
+        imp = results.imports
+        torch_s, kfit_s = imp["torch"]["seconds"], imp["kfit"]["seconds"]
+        extra = kfit_s.median - torch_s.median
+        out += [
+            "## Import time (fresh interpreters, alternating)",
+            "",
+            *_table(["import", "seconds", "heavy optional modules loaded"], [
+                [f"`import {m}`", _us(v["seconds"], 3), ", ".join(v["heavy"]) or "none"] for m, v in imp.items()
+            ]),
+            (
+                f"kfit costs {extra:+.3f} s on top of torch (goal ≤ +{IMPORT_GOAL_S} s: "
+                f"{_met(extra <= IMPORT_GOAL_S)})."
+            ),
+            "",
+        ]
+    if results.syncs is not None:
+        keys: list[str] = []
+        for counts in results.syncs.values():
+            keys += [k for k in counts if k not in keys]
+        rows = [[dev, *(f"{counts[k]:g}" if k in counts else "–" for k in keys)]
+                for dev, counts in results.syncs.items()]
+        ok = all(c["sync ops per step"] == 0 and c["to_host per step"] == 0 for c in results.syncs.values())
+        out += [
+            "## Host syncs in a `verbose=0` fit without callbacks (W1, counted)",
+            "",
+            (
+                "Per step = (count over 2k steps − count over k steps) / k, so once-per-fit and "
+                "once-per-epoch reads drop out. `sync ops` are ops that make the host wait for the "
+                "device (`.item()`, `float()`, `bool()`, `nonzero`, device→host copies), seen by a "
+                "torch dispatch mode on any device."
+            ),
+            "",
+            *_table(["device", *keys], rows),
+            f"Goal: 0 per step: {_met(ok)}.",
+            "",
+        ]
+    if results.training:
+        out += ["![kfit and peers against the hand-written loop](ratios.png)", ""]
+    if results.notes:
+        out += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
+    return "\n".join(out)
+
+
+def plot_ratios(results: Results, path: Path) -> str | None:
+    """Draws every side's median ratio (with its spread) per workload; returns why not, if not.
+
+    Example:
+        >>> plot_ratios(Results(machine={}, settings={}), Path("unused.png"))
+        'no training results to plot'
+    """
+    if not results.training:
+        return "no training results to plot"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install matplotlib, or the `bench` extra)"
+
+    labels = [f"{r.key} ({r.device})" for r in results.training]
+    sides: list[str] = []
+    for row in results.training:
+        sides += [s for s in row.sides if s not in sides]
+    height = 0.8 / len(sides)
+    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.5 * len(labels) * len(sides) ** 0.5 + 0.8))
+    for j, side in enumerate(sides):
+        ys, medians, errors = [], [], [[], []]
+        for i, row in enumerate(results.training):
+            if side not in row.timings.seconds:
+                continue
+            s = row.timings.ratio(side)
+            ys.append(i + (j - (len(sides) - 1) / 2) * height)
+            medians.append(s.median)
+            errors[0].append(s.median - s.low)
+            errors[1].append(s.high - s.median)
+        ax.barh(ys, medians, height=height * 0.9, xerr=errors, capsize=2, label=side)
+        for yy, m, hi in zip(ys, medians, errors[1]):
+            ax.text(m + hi + 0.02, yy, f"{m:.2f}×", va="center", fontsize="x-small")
+    for i, row in enumerate(results.training):
+        if row.goal is not None:
+            ax.plot([row.goal, row.goal], [i - 0.45, i + 0.45], color="red", linestyle=":", linewidth=1.5)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("epoch time / hand-written torch loop (median, bars: min–max; red: goal)")
+    ax.set_title(f"kfit benchmarks, {results.machine.get('CPU', '')}, "
+                 f"torch threads: {results.machine.get('torch threads', '?')}")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None

@@ -1,0 +1,207 @@
+"""`python -m benchmarks.run`: runs the selected benchmarks and writes RESULTS.md and ratios.png.
+
+Sections (pick with `--workloads`, default all): W1, W2, W4 (training time against the plain
+loop, and peers), W3 (callback overhead and the dispatch micro-benchmark), import (import
+time), syncs (host syncs per step), gpu (W1 and W2 on CUDA, only when a GPU is present).
+
+Example:
+    $ python -m benchmarks.run --quick --workloads W1,W3
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+import kfit
+from benchmarks import measure, peers, report
+from benchmarks.plain_loops import PLAIN_BUILDERS
+from benchmarks.workloads import WORKLOADS, Workload
+
+SECTIONS = ("W1", "W2", "W3", "W4", "import", "syncs", "gpu")
+GPU_WORKLOADS = ("W1", "W2")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rows and pairs: a run of a minute or two")
+    parser.add_argument("--workloads", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run, from {','.join(SECTIONS)} (default: all)")
+    parser.add_argument("--pairs", type=int, default=None, help="alternating pairs per comparison (default 5, quick 3)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads for every side (default: torch's default, "
+                             f"{torch.get_num_threads()} here); 1 steadies timings on a busy machine")
+    parser.add_argument("--rows", type=int, default=None, help="rows of data per epoch for every workload")
+    parser.add_argument("--no-peers", action="store_true", help="skip Keras, Lightning and Poutyne")
+    parser.add_argument("--steady-malloc", action="store_true",
+                        help="pin glibc malloc's mmap/trim thresholds, so that freed activation buffers "
+                             "are reused instead of returned to the OS and faulted in again each step")
+    parser.add_argument("--output-dir", type=Path, default=Path(__file__).resolve().parent,
+                        help="where RESULTS.md and ratios.png go (default: benchmarks/)")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.workloads.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {unknown} in --workloads; choose from {','.join(SECTIONS)}")
+    args.sections = chosen
+    args.pairs = args.pairs or (3 if args.quick else 5)
+    args.threads = args.threads or torch.get_num_threads()
+    return args
+
+
+def _rows(w: Workload, args: argparse.Namespace) -> int:
+    rows = args.rows or (w.quick_rows if args.quick else w.rows)
+    return max(rows, w.batch_size)
+
+
+def steady_malloc() -> str:
+    """Pins glibc's mmap and trim thresholds; returns a note for the report.
+
+    By default glibc raises its mmap threshold as it goes and hands large freed blocks back to
+    the OS, so a step's activation buffers may be page-faulted in afresh on one step and reused
+    on the next; on the CNN that swings between a few hundred and several thousand faults per
+    step, at random, on either side of a comparison.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return "--steady-malloc asked for, but this C library is not glibc: left as it is."
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if mallopt(m_mmap_threshold, 32 * 1024**2) and mallopt(m_trim_threshold, 1024**3):
+        return ("glibc malloc pinned (--steady-malloc): mmap threshold 32 MiB, trim threshold "
+                "1 GiB, so freed buffers are reused rather than faulted in again.")
+    return "--steady-malloc: glibc refused the thresholds; malloc left as it is."
+
+
+def _busy(threads: int) -> str | None:
+    """A warning when other work already loads the cores that torch's threads would share."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    cores = os.cpu_count() or 1
+    if threads > 1 and load > 0.5 * cores:
+        return (f"The machine was busy (1-minute load {load:.2f} on {cores} cores) and torch used "
+                f"{threads} threads: a thread that waits for a busy core stalls whole ops, so these "
+                "timings swing widely. Rerun with --threads 1 for steadier ratios.")
+    return None
+
+
+def training_row(w: Workload, args: argparse.Namespace, device: str, peer_names: Sequence[str]) -> report.TrainingRow:
+    """Plain loop, kfit and the given peers on workload `w`, timed in alternating pairs."""
+    rows = _rows(w, args)
+    x, y = w.make_data(rows)
+    steps = math.ceil(rows / w.batch_size)
+    runners: dict[str, measure.Runner] = {
+        "plain": PLAIN_BUILDERS[w.key](x, y, w.batch_size, device),
+        "kfit": measure.FitRunner(w.build(kfit).to(device), x, y, w.batch_size),
+        "plain+torch.optim": PLAIN_BUILDERS[w.key](x, y, w.batch_size, device, with_torch_optim=True),
+    }
+    for name in peer_names:
+        runners[name] = peers.make_peer_runner(name, w.key, x, y, w.batch_size)
+    _say(f"{w.key} on {device}: {rows} rows, {steps} steps/epoch, sides {', '.join(runners)}")
+    timings = measure.time_alternating(runners, args.pairs, steps, args.threads, device=device, progress=_say)
+    for side, logs in timings.logs.items():
+        if not all(math.isfinite(v) for v in logs.values()):
+            raise RuntimeError(f"{w.key}: {side} produced non-finite logs {logs}; the comparison is void.")
+    return report.TrainingRow(w.key, w.title, device, timings, w.goal)
+
+
+def run(args: argparse.Namespace) -> report.Results:
+    torch.set_num_threads(args.threads)
+    results = report.Results(
+        machine=report.machine_info(args.threads),
+        settings={"pairs": args.pairs, "quick": args.quick, "rows": args.rows or "per workload"},
+        load_before=report.load_average(),
+    )
+    results.notes.append(
+        "W4 uses torch.nn.Conv2d/MaxPool2d/ReLU inside kfit.Sequential (kfit has no convolution "
+        "layers; any torch module is a layer) with kfit Flatten and Dense; inputs are NCHW. "
+        "Keras runs Conv2D/MaxPooling2D with data_format='channels_first'."
+    )
+    results.notes.append(
+        "The plain loop's optimizers do Keras's maths with torch._foreach_* ops (RMSprop: epsilon "
+        "inside the square root; Adam: bias corrections folded into the step size), the same "
+        "work as kfit's. `plain+torch.optim` is the same loop with torch.optim.RMSprop / "
+        "torch.optim.Adam (foreach=True): torch's Adam makes one more pass over the parameters "
+        "per step, and every torch.optim step and zero_grad goes through torch's profiling and "
+        "hook wrappers. Lightning and Poutyne use those torch.optim optimizers too."
+    )
+    results.settings["steady malloc"] = args.steady_malloc
+    if args.steady_malloc:
+        results.notes.append(steady_malloc())
+    busy = _busy(args.threads)
+    if busy:
+        results.notes.append(busy)
+    peer_names: list[str] = []
+    if args.no_peers:
+        results.notes.append("Peers skipped (--no-peers).")
+    else:
+        results.peers = peers.available_peers()
+        peer_names = [n for n, v in results.peers.items() if v]
+        missing = [n for n, v in results.peers.items() if not v]
+        if missing:
+            results.notes.append(f"Not installed, so not run: {', '.join(missing)}.")
+
+    for key in ("W1", "W2", "W4"):
+        if key in args.sections:
+            results.training.append(training_row(WORKLOADS[key], args, "cpu", peer_names))
+
+    if "gpu" in args.sections:
+        if torch.cuda.is_available():
+            for key in GPU_WORKLOADS:
+                results.training.append(training_row(WORKLOADS[key], args, "cuda", ()))
+        else:
+            results.notes.append("No CUDA device: the GPU rows (W1, W2 on CUDA) were skipped.")
+
+    if "W3" in args.sections:
+        w = WORKLOADS["W1"]
+        x, y = w.make_data(_rows(w, args))
+        _say("W3: callback overhead on W1")
+        # Its figures are differences of a few µs per step, so it takes three times the rounds.
+        results.callbacks = measure.callback_overhead(w.build, x, y, w.batch_size, 3 * args.pairs, args.threads,
+                                                      progress=_say)
+        _say("W3: dispatch micro-benchmark")
+        calls = 50_000 if args.quick else 200_000
+        results.dispatch = {n: measure.dispatch_cost(n, calls=calls // n) for n in (1, 20)}
+
+    if "import" in args.sections:
+        _say("import time")
+        results.imports = measure.import_times(["torch", "kfit"], repeats=3 if args.quick else 7)
+
+    if "syncs" in args.sections:
+        _say("host syncs")
+        w = WORKLOADS["W1"]
+        x, y = w.make_data(40 * w.batch_size)
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        results.syncs = {d: measure.count_syncs(w.build, x, y, w.batch_size, steps=20, device=d) for d in devices}
+
+    results.load_after = report.load_average()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    markdown = args.output_dir / "RESULTS.md"
+    markdown.write_text(report.render_markdown(results), encoding="utf-8")
+    _say(f"wrote {markdown}")
+    why_not = report.plot_ratios(results, args.output_dir / "ratios.png")
+    _say(f"plot skipped: {why_not}" if why_not else f"wrote {args.output_dir / 'ratios.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The benchmark workloads: synthetic data and the models, written once for kfit and Keras.
+
+Each `build_*` function takes the Keras-like module (`kfit` or `keras`) and returns a compiled
+model, so the two frameworks run literally the same model code (`import kfit as keras`).
+The plain-torch twin of each model lives in `plain_loops.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["WORKLOADS", "Workload", "build_cnn", "build_guide_model", "build_mlp", "guide_data", "image_data", "mnist_like_data"]
+
+Data = tuple[np.ndarray, np.ndarray]
+
+
+def guide_data(rows: int, seed: int = 0) -> Data:
+    """MNIST-shaped inputs in [0, 1) and digit labels as float targets, as in the Keras guide.
+
+    Example:
+        >>> x, y = guide_data(4)
+        >>> x.shape, x.dtype, y.shape, y.dtype
+        ((4, 784), dtype('float32'), (4,), dtype('float32'))
+    """
+    rs = np.random.RandomState(seed)
+    return rs.rand(rows, 784).astype("float32"), rs.randint(0, 10, rows).astype("float32")
+
+
+def mnist_like_data(rows: int, seed: int = 0) -> Data:
+    """Flat MNIST-shaped inputs with integer class labels (for sparse cross-entropy).
+
+    Example:
+        >>> x, y = mnist_like_data(4)
+        >>> x.shape, y.dtype
+        ((4, 784), dtype('int64'))
+    """
+    rs = np.random.RandomState(seed)
+    return rs.rand(rows, 784).astype("float32"), rs.randint(0, 10, rows).astype("int64")
+
+
+def image_data(rows: int, seed: int = 0) -> Data:
+    """28x28 single-channel images, channels first (NCHW, torch's layout), with class labels.
+
+    Example:
+        >>> x, y = image_data(2)
+        >>> x.shape
+        (2, 1, 28, 28)
+    """
+    rs = np.random.RandomState(seed)
+    return rs.rand(rows, 1, 28, 28).astype("float32"), rs.randint(0, 10, rows).astype("int64")
+
+
+def build_guide_model(k: ModuleType) -> Any:
+    """W1, the guide's model: `Dense(1)` on 784 inputs, RMSprop(0.1), MSE loss and MAE metric.
+
+    Example:
+        >>> import kfit
+        >>> build_guide_model(kfit).count_params()
+        785
+    """
+    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(1)])
+    model.compile(
+        optimizer=k.optimizers.RMSprop(learning_rate=0.1),
+        loss="mean_squared_error",
+        metrics=["mean_absolute_error"],
+    )
+    return model
+
+
+def build_mlp(k: ModuleType) -> Any:
+    """W2: an MLP 784-512-512-10 (relu), Adam, sparse cross-entropy from logits, accuracy.
+
+    Example:
+        >>> import kfit
+        >>> build_mlp(kfit).count_params()
+        669706
+    """
+    model = k.Sequential(
+        [
+            k.Input(shape=(784,)),
+            k.layers.Dense(512, activation="relu"),
+            k.layers.Dense(512, activation="relu"),
+            k.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer=k.optimizers.Adam(),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+CNN_CHANNELS = (16, 32)
+
+
+def build_cnn(k: ModuleType) -> Any:
+    """W4: conv-pool-conv-pool-dense on 1x28x28 inputs, Adam, sparse cross-entropy, accuracy.
+
+    kfit has no convolution layers: any torch module is a layer, so the kfit model uses
+    `torch.nn.Conv2d`/`MaxPool2d` (NCHW) with kfit's `Flatten` and `Dense`. Keras gets its own
+    `Conv2D` layers with `data_format="channels_first"`, which is the same work on torch.
+
+    Example:
+        >>> import kfit
+        >>> build_cnn(kfit).count_params()
+        12810
+    """
+    c1, c2 = CNN_CHANNELS
+    if k.__name__ == "kfit":
+        import torch
+
+        convs = [
+            torch.nn.Conv2d(1, c1, 3),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(c1, c2, 3),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+        ]
+    else:
+        fmt = "channels_first"
+        convs = [
+            k.layers.Conv2D(c1, 3, activation="relu", data_format=fmt),
+            k.layers.MaxPooling2D(2, data_format=fmt),
+            k.layers.Conv2D(c2, 3, activation="relu", data_format=fmt),
+            k.layers.MaxPooling2D(2, data_format=fmt),
+        ]
+    model = k.Sequential([k.Input(shape=(1, 28, 28)), *convs, k.layers.Flatten(), k.layers.Dense(10)])
+    model.compile(
+        optimizer=k.optimizers.Adam(),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One training workload: its data, its model, and the goal for kfit's time ratio.
+
+    Attributes:
+        key: short id used on the command line and in the tables (`"W1"`).
+        title: one line for the table.
+        make_data: `rows -> (x, y)` numpy arrays.
+        build: the model, given `kfit` or `keras`.
+        rows: rows of data per epoch in a full run (60000, as MNIST).
+        quick_rows: rows per epoch with `--quick`.
+        batch_size: the batch size of every side.
+        goal: the largest kfit/plain time ratio that meets the issue's goal.
+
+    Example:
+        >>> WORKLOADS["W1"].batch_size
+        128
+    """
+
+    key: str
+    title: str
+    make_data: Callable[[int], Data]
+    build: Callable[[ModuleType], Any]
+    rows: int
+    quick_rows: int
+    batch_size: int = 128
+    goal: float | None = None
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in (
+        Workload("W1", "guide model: Dense(1) on 784, RMSprop, MSE + MAE", guide_data, build_guide_model,
+                 rows=60000, quick_rows=12800, goal=1.05),
+        Workload("W2", "MLP 784-512-512-10, Adam, sparse CE + accuracy", mnist_like_data, build_mlp,
+                 rows=60000, quick_rows=6400, goal=1.02),
+        Workload("W4", "CNN 28x28: conv16-pool-conv32-pool-dense, Adam", image_data, build_cnn,
+                 rows=30080, quick_rows=3200, goal=1.03),
+    )
+}
