@@ -26,6 +26,7 @@ from benchmarks.plain_loops import PLAIN_BUILDERS
 from benchmarks.workloads import WORKLOADS, Workload
 
 SECTIONS = ("W1", "W2", "W3", "W4", "import", "syncs", "gpu")
+JIT_SIDE = "kfit jit_compile"
 GPU_WORKLOADS = ("W1", "W2")
 
 
@@ -44,6 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              f"{torch.get_num_threads()} here); 1 steadies timings on a busy machine")
     parser.add_argument("--rows", type=int, default=None, help="rows of data per epoch for every workload")
     parser.add_argument("--no-peers", action="store_true", help="skip Keras, Lightning and Poutyne")
+    parser.add_argument("--no-jit", action="store_true",
+                        help="skip the kfit jit_compile=True side (torch.compile; slow to compile)")
     parser.add_argument("--steady-malloc", action="store_true",
                         help="pin glibc malloc's mmap/trim thresholds, so that freed activation buffers "
                              "are reused instead of returned to the OS and faulted in again each step")
@@ -108,6 +111,9 @@ def training_row(w: Workload, args: argparse.Namespace, device: str, peer_names:
         "kfit": measure.FitRunner(w.build(kfit).to(device), x, y, w.batch_size),
         "plain+torch.optim": PLAIN_BUILDERS[w.key](x, y, w.batch_size, device, with_torch_optim=True),
     }
+    if not args.no_jit:
+        # Compiled during the warm-up epoch, which is not timed.
+        runners[JIT_SIDE] = measure.FitRunner(w.build(kfit, jit_compile=True).to(device), x, y, w.batch_size)
     for name in peer_names:
         runners[name] = peers.make_peer_runner(name, w.key, x, y, w.batch_size)
     _say(f"{w.key} on {device}: {rows} rows, {steps} steps/epoch, sides {', '.join(runners)}")
@@ -157,6 +163,15 @@ def run(args: argparse.Namespace) -> report.Results:
     for key in ("W1", "W2", "W4"):
         if key in args.sections:
             results.training.append(training_row(WORKLOADS[key], args, "cpu", peer_names))
+
+    wins = [row.key for row in results.training
+            if JIT_SIDE in row.timings.seconds and row.timings.ratio(JIT_SIDE).median < row.timings.ratio("kfit").median]
+    if any(JIT_SIDE in row.timings.seconds for row in results.training):
+        results.notes.append(
+            "`kfit jit_compile` is kfit with `compile(jit_compile=True)` (torch.compile of the forward "
+            "pass, compiled in the untimed warm-up epoch). It wins over eager kfit on: "
+            + (", ".join(wins) if wins else "none of the workloads") + "."
+        )
 
     if "gpu" in args.sections:
         if torch.cuda.is_available():

@@ -55,7 +55,7 @@ def image_data(rows: int, seed: int = 0) -> Data:
     return rs.rand(rows, 1, 28, 28).astype("float32"), rs.randint(0, 10, rows).astype("int64")
 
 
-def build_guide_model(k: ModuleType) -> Any:
+def build_guide_model(k: ModuleType, **compile_kwargs: Any) -> Any:
     """W1, the guide's model: `Dense(1)` on 784 inputs, RMSprop(0.1), MSE loss and MAE metric.
 
     Example:
@@ -68,11 +68,12 @@ def build_guide_model(k: ModuleType) -> Any:
         optimizer=k.optimizers.RMSprop(learning_rate=0.1),
         loss="mean_squared_error",
         metrics=["mean_absolute_error"],
+        **compile_kwargs,
     )
     return model
 
 
-def build_mlp(k: ModuleType) -> Any:
+def build_mlp(k: ModuleType, **compile_kwargs: Any) -> Any:
     """W2: an MLP 784-512-512-10 (relu), Adam, sparse cross-entropy from logits, accuracy.
 
     Example:
@@ -92,6 +93,7 @@ def build_mlp(k: ModuleType) -> Any:
         optimizer=k.optimizers.Adam(),
         loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        **compile_kwargs,
     )
     return model
 
@@ -99,7 +101,7 @@ def build_mlp(k: ModuleType) -> Any:
 CNN_CHANNELS = (16, 32)
 
 
-def build_cnn(k: ModuleType) -> Any:
+def build_cnn(k: ModuleType, **compile_kwargs: Any) -> Any:
     """W4: conv-pool-conv-pool-dense on 1x28x28 inputs, Adam, sparse cross-entropy, accuracy.
 
     kfit has no convolution layers: any torch module is a layer, so the kfit model uses
@@ -136,6 +138,7 @@ def build_cnn(k: ModuleType) -> Any:
         optimizer=k.optimizers.Adam(),
         loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        **compile_kwargs,
     )
     return model
 
@@ -162,7 +165,7 @@ class Workload:
     key: str
     title: str
     make_data: Callable[[int], Data]
-    build: Callable[[ModuleType], Any]
+    build: Callable[..., Any]
     rows: int
     quick_rows: int
     batch_size: int = 128

@@ -26,6 +26,22 @@ def guide_data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@pytest.fixture
+def host_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts device-to-host conversions through kfit's single conversion point."""
+    import kfit.backend.conversion as conversion
+
+    count = {"n": 0}
+    original = conversion.to_host
+
+    def counting(value):  # type: ignore[no-untyped-def]
+        count["n"] += 1
+        return original(value)
+
+    monkeypatch.setattr(conversion, "to_host", counting)
+    return count
+
+
 def guide_model(learning_rate: float = 0.1):  # type: ignore[no-untyped-def]
     import kfit as keras
 

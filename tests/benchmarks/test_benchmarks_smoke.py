@@ -34,7 +34,7 @@ def test_quick_run_writes_every_section(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(measure, "import_times", cheap_import_times)
     code = run.main([
-        "--quick", "--rows", "256", "--pairs", "1", "--threads", "1", "--no-peers",
+        "--quick", "--rows", "256", "--pairs", "1", "--threads", "1", "--no-peers", "--no-jit",
         "--workloads", "W1,W3,import,syncs,gpu", "--output-dir", str(tmp_path),
     ])
     assert code == 0

@@ -66,7 +66,7 @@ def test_empty_backup_dir(backup_dir):
 
 @pytest.mark.parametrize("save_freq", ["batch", 0.15, 0, -1, False, True])
 def test_invalid_save_freq(tmp_path, save_freq):
-    with pytest.raises(ValueError, match="Invalid value for argument `save_freq`"):
+    with pytest.raises(ValueError, match=r"`save_freq` to be .epoch. or an integer >= 1.*Received: save_freq="):
         BackupAndRestore(tmp_path, save_freq=save_freq)
 
 

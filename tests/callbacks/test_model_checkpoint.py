@@ -60,7 +60,7 @@ def test_filepath_must_be_a_path():
 
 @pytest.mark.parametrize("save_freq", ["batch", "Epoch", 0, -3, 0.5, True, None])
 def test_invalid_save_freq(save_freq):
-    with pytest.raises(ValueError, match="Unrecognized save_freq"):
+    with pytest.raises(ValueError, match=r"`save_freq` to be .epoch. or an integer >= 1.*Received: save_freq="):
         ModelCheckpoint("m.keras", save_freq=save_freq)
 
 

@@ -17,7 +17,6 @@ pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 import kfit  # noqa: E402
-import kfit.backend.conversion as conversion  # noqa: E402
 from conftest import guide_model  # noqa: E402
 from kfit.callbacks import Callback, CallbackList, TensorBoard  # noqa: E402
 
@@ -139,16 +138,9 @@ def test_epoch_update_freq_writes_no_batch_tags_and_installs_no_batch_hooks(tmp_
     assert not [t for t in _run(tmp_path, "train").Tags()["scalars"] if t.startswith("batch_")]
 
 
-def test_batch_logs_are_read_only_on_written_batches(tmp_path, monkeypatch):
+def test_batch_logs_are_read_only_on_written_batches(tmp_path, host_reads):
     x, y = _data(160)  # 10 batches per epoch
-    reads = {"n": 0}
-    original = conversion.to_host
-
-    def counting(value):
-        reads["n"] += 1
-        return original(value)
-
-    monkeypatch.setattr(conversion, "to_host", counting)
+    reads = host_reads
     _model().fit(x, y, batch_size=16, epochs=2, verbose=0,
                  callbacks=[TensorBoard(tmp_path, update_freq=5, write_graph=False)])
     # Batches 5, 10, 15 and 20 are written (one transfer each), plus one read per epoch end.

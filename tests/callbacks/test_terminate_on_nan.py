@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import kfit
-import kfit.backend.conversion as conversion
 from kfit.callbacks import TerminateOnNaN
 
 
@@ -150,17 +149,6 @@ def test_reused_instance_starts_fresh():
     assert history.epoch == [0, 1, 2]
 
 
-@pytest.fixture
-def host_reads(monkeypatch):
-    count = {"n": 0}
-    original = conversion.to_host
-
-    def counting(value):
-        count["n"] += 1
-        return original(value)
-
-    monkeypatch.setattr(conversion, "to_host", counting)
-    return count
 
 
 def test_no_conversion_per_step(host_reads):

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 
 import kfit
-import kfit.backend.conversion as conversion
 from conftest import guide_model
 
 
-@pytest.fixture
-def host_reads(monkeypatch):
-    count = {"n": 0}
-    original = conversion.to_host
-
-    def counting(value):
-        count["n"] += 1
-        return original(value)
-
-    monkeypatch.setattr(conversion, "to_host", counting)
-    return count
 
 
 class EpochOnly(kfit.callbacks.Callback):

@@ -7,9 +7,9 @@ import os
 import warnings
 from typing import Any
 
-import numpy as np
 
 from kfit.callbacks.callback import Callback
+from kfit.callbacks.model_checkpoint import check_save_freq
 from kfit.saving.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["BackupAndRestore"]
@@ -18,18 +18,6 @@ Logs = dict[str, Any]
 
 _LATEST = "latest.safetensors"
 _PREVIOUS = "previous.safetensors"
-
-
-def _check_save_freq(save_freq: Any) -> str | int:
-    if save_freq == "epoch" and isinstance(save_freq, str):
-        return save_freq
-    if isinstance(save_freq, (int, np.integer)) and not isinstance(save_freq, bool) and save_freq >= 1:
-        return int(save_freq)
-    raise ValueError(
-        "Invalid value for argument `save_freq`: expected 'epoch' or an integer >= 1 (a number "
-        f"of batches). Received: save_freq={save_freq!r} (of type {type(save_freq).__name__}). "
-        "Pass save_freq='epoch' to back up after every epoch, or e.g. save_freq=100."
-    )
 
 
 class BackupAndRestore(Callback):
@@ -114,7 +102,7 @@ class BackupAndRestore(Callback):
                 "backup_dir='/tmp/backup'."
             )
         self.backup_dir = os.fspath(backup_dir)
-        self.save_freq = _check_save_freq(save_freq)
+        self.save_freq = check_save_freq(save_freq, "back up")
         self.double_checkpoint = bool(double_checkpoint)
         self.delete_checkpoint = bool(delete_checkpoint)
         self._latest_path = os.path.join(self.backup_dir, _LATEST)

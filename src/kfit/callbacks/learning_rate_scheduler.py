@@ -89,7 +89,7 @@ class LearningRateScheduler(Callback):
         self._takes_lr = two is not False
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        optimizer = self._optimizer()
+        optimizer = optimizer_with_learning_rate(self.model, "LearningRateScheduler", "torch.optim.lr_scheduler.LambdaLR")
         if self._takes_lr:
             value = self.schedule(epoch, float(optimizer.learning_rate))
         else:
@@ -104,7 +104,7 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
-            logs["learning_rate"] = float(self._optimizer().learning_rate)
+            logs["learning_rate"] = float(optimizer_with_learning_rate(self.model, "LearningRateScheduler", "torch.optim.lr_scheduler.LambdaLR").learning_rate)
 
     def _to_float(self, value: Any) -> float:
         if isinstance(value, torch.Tensor) and value.dim() == 0 and value.is_floating_point():
@@ -119,14 +119,15 @@ class LearningRateScheduler(Callback):
             "Return a float, e.g. `return float(new_lr)`."
         )
 
-    def _optimizer(self) -> Any:
-        optimizer = getattr(self.model, "optimizer", None)
-        if not hasattr(optimizer, "learning_rate"):
-            raise ValueError(
-                "Expected `model.optimizer` to have a `learning_rate` attribute for "
-                "LearningRateScheduler. Received: an optimizer of type "
-                f"{type(optimizer).__name__}. Compile with a kfit optimizer (e.g. "
-                "kfit.optimizers.SGD), or use torch.optim.lr_scheduler.LambdaLR with a plain "
-                "torch optimizer."
-            )
-        return optimizer
+
+def optimizer_with_learning_rate(model: Any, callback: str, torch_alternative: str) -> Any:
+    """`model.optimizer`, checked to expose Keras's settable `learning_rate`."""
+    optimizer = getattr(model, "optimizer", None)
+    if not hasattr(optimizer, "learning_rate"):
+        raise ValueError(
+            "Expected `model.optimizer` to have a `learning_rate` attribute for "
+            f"{callback}. Received: an optimizer of type {type(optimizer).__name__}. Compile "
+            f"with a kfit optimizer (e.g. kfit.optimizers.Adam), or use {torch_alternative} "
+            "with a plain torch optimizer."
+        )
+    return optimizer

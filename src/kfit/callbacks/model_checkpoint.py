@@ -19,15 +19,16 @@ _MODEL_EXTENSIONS = (".keras",)
 _WEIGHTS_EXTENSIONS = (".weights.h5", ".safetensors")
 
 
-def _check_save_freq(save_freq: Any) -> str | int:
+def check_save_freq(save_freq: Any, action: str) -> str | int:
+    """Validates a `save_freq`: "epoch" or a number of batches (ModelCheckpoint, BackupAndRestore)."""
     if save_freq == "epoch" and isinstance(save_freq, str):
         return save_freq
     if isinstance(save_freq, (int, np.integer)) and not isinstance(save_freq, bool) and save_freq >= 1:
         return int(save_freq)
     raise ValueError(
-        "Unrecognized save_freq: expected 'epoch' or an integer >= 1 (a number of batches). "
+        "Expected `save_freq` to be 'epoch' or an integer >= 1 (a number of batches). "
         f"Received: save_freq={save_freq!r} (of type {type(save_freq).__name__}). Pass "
-        "save_freq='epoch' to save at every epoch end, or e.g. save_freq=100."
+        f"save_freq='epoch' to {action} after every epoch, or e.g. save_freq=100."
     )
 
 
@@ -121,7 +122,7 @@ class ModelCheckpoint(MonitorCallback):
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
-        self.save_freq = _check_save_freq(save_freq)
+        self.save_freq = check_save_freq(save_freq, "save")
         self.initial_value_threshold = self.best
         extensions = _WEIGHTS_EXTENSIONS if self.save_weights_only else _MODEL_EXTENSIONS
         if not self.filepath.endswith(extensions):

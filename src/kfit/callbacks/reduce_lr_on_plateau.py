@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from kfit.callbacks.monitor_callback import MonitorCallback
+from kfit.callbacks.learning_rate_scheduler import optimizer_with_learning_rate
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -154,7 +155,7 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = {} if logs is None else logs
-        optimizer = self._optimizer()
+        optimizer = optimizer_with_learning_rate(self.model, "ReduceLROnPlateau", "torch.optim.lr_scheduler.ReduceLROnPlateau")
         logs["learning_rate"] = float(optimizer.learning_rate)
         if self.monitor_op is None:
             self._set_monitor_op()
@@ -185,14 +186,3 @@ class ReduceLROnPlateau(MonitorCallback):
             print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
         return True
 
-    def _optimizer(self) -> Any:
-        optimizer = getattr(self.model, "optimizer", None)
-        if not hasattr(optimizer, "learning_rate"):
-            raise ValueError(
-                "Expected `model.optimizer` to have a `learning_rate` attribute for "
-                "ReduceLROnPlateau. Received: an optimizer of type "
-                f"{type(optimizer).__name__}. Compile with a kfit optimizer (e.g. "
-                "kfit.optimizers.Adam), or use torch.optim.lr_scheduler.ReduceLROnPlateau "
-                "with a plain torch optimizer."
-            )
-        return optimizer
