@@ -122,6 +122,10 @@ class CallbackList(Callback):
             hook: any(not getattr(cb, "lazy_batch_logs", False) for cb in self._targets[hook])
             for hook in HOOKS
         }
+        # The per-batch hooks run every step: each becomes one closure over its callbacks, set on
+        # the instance, so a dispatch is a single call plus the callbacks' own.
+        for hook in _BATCH_HOOKS:
+            setattr(self, hook, _batch_dispatcher(self._methods[hook], self._eager[hook]))
 
     def dispatches(self, hook: str) -> bool:
         """Whether any callback overrides `hook` (so calling it does something)."""
@@ -220,6 +224,25 @@ class CallbackList(Callback):
 
     def on_batch_end(self, batch: int, logs: LogsOrFactory = None) -> None:
         self.on_train_batch_end(batch, logs)
+
+
+_BATCH_HOOKS = tuple(h for h in HOOKS if "_batch_" in h)
+
+
+def _batch_dispatcher(
+    methods: tuple[Callable[..., None], ...], eager: bool
+) -> Callable[[int, LogsOrFactory], None]:
+    def dispatch(batch: int, logs: LogsOrFactory = None) -> None:
+        if not methods:
+            return
+        if logs is None:
+            logs = {}
+        elif callable(logs):
+            logs = logs() if eager else _Memo(logs)
+        for method in methods:
+            method(batch, logs)
+
+    return dispatch
 
 
 def _flatten(callbacks: Any) -> list[Callback]:
