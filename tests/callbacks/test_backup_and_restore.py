@@ -140,7 +140,7 @@ def test_keras_best_case_step(tmp_path):
     counter = CountBatches()
     _interrupted(model, [backup, counter, Interrupt(epoch=0, batch=2)])
     assert os.path.exists(tmp_path / "latest.safetensors")
-    assert backup._current_epoch == 0 and backup._last_batch_seen == 1
+    assert backup._current_epoch == 0 and backup._batches.last_batch == 1
     _, state = load_state(tmp_path / "latest.safetensors")
     assert state["training_state"] == {"epoch": 0, "batch": 2}
     history = _fit(model, [backup, counter])

@@ -9,7 +9,7 @@ from typing import Any
 
 
 from kfit.callbacks.callback import Callback
-from kfit.callbacks.model_checkpoint import check_save_freq
+from kfit.callbacks.model_checkpoint import BatchCounter, check_save_freq
 from kfit.saving.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["BackupAndRestore"]
@@ -108,8 +108,7 @@ class BackupAndRestore(Callback):
         self._latest_path = os.path.join(self.backup_dir, _LATEST)
         self._previous_path = os.path.join(self.backup_dir, _PREVIOUS)
         self._current_epoch = 0
-        self._last_batch_seen = -1
-        self._batches_seen_since_last_saving = 0
+        self._batches = BatchCounter()
         if self.save_freq != "epoch":
             # Defined on the instance only when needed, so an epoch-level backup leaves the
             # batch-end hook undispatched (and the per-batch logs unbuilt).
@@ -120,8 +119,7 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._current_epoch = 0
-        self._last_batch_seen = -1
-        self._batches_seen_since_last_saving = 0
+        self._batches = BatchCounter()
         state = self._restore()
         if state is not None:
             # fit reads this right after on_train_begin, for this run only, and clears it.
@@ -154,14 +152,10 @@ class BackupAndRestore(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
-        self._last_batch_seen = -1
+        self._batches.new_epoch()
 
     def _on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        # With steps_per_execution one call covers several batches: count them by index.
-        self._batches_seen_since_last_saving += batch - self._last_batch_seen
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:  # type: ignore[operator]
-            self._batches_seen_since_last_saving = 0
+        if self._batches.due(batch, self.save_freq):  # type: ignore[arg-type]
             # Resumption restarts this epoch; "batch" records how far it had got.
             self._save({"epoch": self._current_epoch, "batch": batch + 1})
 

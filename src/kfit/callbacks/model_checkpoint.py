@@ -19,6 +19,34 @@ _MODEL_EXTENSIONS = (".keras",)
 _WEIGHTS_EXTENSIONS = (".weights.h5", ".safetensors")
 
 
+class BatchCounter:
+    """Counts training batches towards an integer `save_freq`, across epoch boundaries.
+
+    Batches are counted by index, so one hook call that covers several batches (with
+    `steps_per_execution`) counts them all.
+
+    Example:
+        >>> counter = BatchCounter()
+        >>> [counter.due(b, every=3) for b in (0, 1, 2, 3)]
+        [False, False, True, False]
+    """
+
+    def __init__(self) -> None:
+        self.since_save = 0
+        self.last_batch = -1
+
+    def new_epoch(self) -> None:
+        self.last_batch = -1
+
+    def due(self, batch: int, every: int) -> bool:
+        self.since_save += batch - self.last_batch
+        self.last_batch = batch
+        if self.since_save < every:
+            return False
+        self.since_save = 0
+        return True
+
+
 def check_save_freq(save_freq: Any, action: str) -> str | int:
     """Validates a `save_freq`: "epoch" or a number of batches (ModelCheckpoint, BackupAndRestore)."""
     if save_freq == "epoch" and isinstance(save_freq, str):
@@ -135,8 +163,7 @@ class ModelCheckpoint(MonitorCallback):
                 + (f" ({_WEIGHTS_EXTENSIONS})." if not self.save_weights_only else ").")
             )
         self._current_epoch = 0
-        self._last_batch_seen = -1
-        self._batches_seen_since_last_saving = 0
+        self._batches = BatchCounter()
         if self.save_freq != "epoch":
             # Defined on the instance only for batch-level saving, so the default epoch-level
             # checkpoint adds no batch-end dispatch.
@@ -144,19 +171,15 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.best = self.initial_value_threshold
-        self._batches_seen_since_last_saving = 0
+        self._batches = BatchCounter()
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
-        self._last_batch_seen = -1
+        self._batches.new_epoch()
 
     def _on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        # With steps_per_execution one call covers several batches: count them by index.
-        self._batches_seen_since_last_saving += batch - self._last_batch_seen
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving < self.save_freq:  # type: ignore[operator]
+        if not self._batches.due(batch, self.save_freq):  # type: ignore[arg-type]
             return
-        self._batches_seen_since_last_saving = 0
         # The logs may come as a function that reads them from the device: called only now.
         self._save_model(self._current_epoch, batch, logs() if callable(logs) else logs)
 
