@@ -19,27 +19,12 @@ import numpy as np
 import pytest
 
 import kfit
+from kfit.callbacks.callback_list import HOOKS
 
 keras = pytest.importorskip("keras")
 
 RTOL = 2e-4
 
-HOOKS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-    "on_test_begin",
-    "on_test_end",
-    "on_test_batch_begin",
-    "on_test_batch_end",
-    "on_predict_begin",
-    "on_predict_end",
-    "on_predict_batch_begin",
-    "on_predict_batch_end",
-)
 
 
 def _recorder_class(base: type) -> type:

@@ -39,7 +39,7 @@ from kfit.layers.layer import Layer
 from kfit.saving import safetensors_io
 from kfit.saving.atomic import atomic_write
 from kfit.saving.checkpoint import optimizer_state, restore_optimizer_state
-from kfit.saving.weights import _module_state, assign_tensors, load_state, save_state
+from kfit.saving.weights import _module_state, assign_tensors, check_overwrite, load_state, save_state
 
 __all__ = ["compile_from_config", "get_compile_config", "load_model", "save_model"]
 
@@ -381,12 +381,7 @@ def save_model(model: torch.nn.Module, filepath: str | os.PathLike[str], overwri
     from kfit import __version__
 
     path = _check_extension(filepath, "save")
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(
-            f"Expected `filepath` not to exist, since overwrite=False. Received: "
-            f"filepath={filepath!r} (of type {type(filepath).__name__}), which exists. "
-            "Pass overwrite=True or choose another path."
-        )
+    check_overwrite(filepath, overwrite)
     compile_config = get_compile_config(model)
     config = {
         **_entry(model, "model"),

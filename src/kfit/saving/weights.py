@@ -41,6 +41,16 @@ def _format_for(filepath: Any) -> Any:
     )
 
 
+def check_overwrite(filepath: Any, overwrite: bool) -> None:
+    """Raises before anything is written when `overwrite=False` and `filepath` exists."""
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(
+            f"Expected `filepath` not to exist, since overwrite=False. Received: "
+            f"filepath={filepath!r} (of type {type(filepath).__name__}), which exists. "
+            "Pass overwrite=True or choose another path."
+        )
+
+
 def _check_module(module: Any) -> None:
     if not isinstance(module, torch.nn.Module):
         raise TypeError(
@@ -107,12 +117,7 @@ def save_weights(
     """
     _check_module(module)
     backend = _format_for(filepath)
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(
-            f"Expected `filepath` not to exist, since overwrite=False. Received: "
-            f"filepath={filepath!r} (of type {type(filepath).__name__}), which exists. "
-            "Pass overwrite=True or choose another path."
-        )
+    check_overwrite(filepath, overwrite)
     state = _module_state(module)
     keras_names = keras_h5.keras_layer_names(module) if backend is h5_io else None
     if keras_names is not None:
