@@ -121,6 +121,35 @@ class Timings:
     def ms_per_step(self, side: str) -> float:
         return statistics.median(self.seconds[side]) / self.steps * 1e3
 
+    def merged(self, other: Timings) -> Timings:
+        """These pairs and `other`'s (same sides, same steps), e.g. from another process.
+
+        Example:
+            >>> a = Timings(steps=10, seconds={"plain": [1.0], "kfit": [1.1]})
+            >>> a.merged(Timings(steps=10, seconds={"plain": [2.0], "kfit": [2.4]})).seconds["kfit"]
+            [1.1, 2.4]
+        """
+        if other.steps != self.steps or list(other.seconds) != list(self.seconds):
+            raise ValueError(f"Cannot pool timings of sides {list(other.seconds)} ({other.steps} steps) "
+                             f"with {list(self.seconds)} ({self.steps} steps).")
+        seconds = {name: self.seconds[name] + other.seconds[name] for name in self.seconds}
+        return Timings(self.steps, seconds, self.baseline, {**self.logs, **other.logs})
+
+    def to_json(self) -> str:
+        return json.dumps({"steps": self.steps, "seconds": self.seconds, "baseline": self.baseline, "logs": self.logs})
+
+    @classmethod
+    def from_json(cls, text: str) -> Timings:
+        """Reads what `to_json` wrote.
+
+        Example:
+            >>> t = Timings(steps=3, seconds={"plain": [1.0]}, logs={"plain": {"loss": 0.5}})
+            >>> Timings.from_json(t.to_json()) == t
+            True
+        """
+        data = json.loads(text)
+        return cls(int(data["steps"]), data["seconds"], data["baseline"], data["logs"])
+
 
 def time_alternating(
     runners: dict[str, Runner],

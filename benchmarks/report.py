@@ -148,8 +148,9 @@ def render_markdown(results: Results) -> str:
             (
                 "Each pair runs one epoch of the plain loop and one of each other side, in one "
                 "process, in alternating order. Ratio = side's epoch time / plain loop's epoch time "
-                "in the same pair: the median over the pairs, [min–max]. Lower is better; 1.00× is "
-                "the hand-written loop."
+                "in the same pair: the median over the pairs, [min–max]; with several processes "
+                "(the `processes` setting above), the pairs of all of them are pooled. Lower is "
+                "better; 1.00× is the hand-written loop."
             ),
             "",
         ]

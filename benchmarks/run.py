@@ -14,7 +14,9 @@ import argparse
 import ctypes
 import math
 import os
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,7 +41,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="fewer rows and pairs: a run of a minute or two")
     parser.add_argument("--workloads", default=",".join(SECTIONS),
                         help=f"comma-separated sections to run, from {','.join(SECTIONS)} (default: all)")
-    parser.add_argument("--pairs", type=int, default=None, help="alternating pairs per comparison (default 5, quick 3)")
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="alternating pairs per comparison in each process (default 3, quick 3)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="fresh processes per training workload, their pairs pooled (default 3, quick 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads for every side (default: torch's default, "
                              f"{torch.get_num_threads()} here); 1 steadies timings on a busy machine")
@@ -47,9 +52,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-peers", action="store_true", help="skip Keras, Lightning and Poutyne")
     parser.add_argument("--no-jit", action="store_true",
                         help="skip the kfit jit_compile=True side (torch.compile; slow to compile)")
-    parser.add_argument("--steady-malloc", action="store_true",
-                        help="pin glibc malloc's mmap/trim thresholds, so that freed activation buffers "
-                             "are reused instead of returned to the OS and faulted in again each step")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc malloc's mmap/trim thresholds as they are (by default they are "
+                             "pinned, so that freed activation buffers are reused instead of returned to "
+                             "the OS and page-faulted in again on every step)")
+    # A worker process times one training row and writes it as JSON for its parent.
+    parser.add_argument("--worker-row", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-peers", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--output-dir", type=Path, default=Path(__file__).resolve().parent,
                         help="where RESULTS.md and ratios.png go (default: benchmarks/)")
     args = parser.parse_args(argv)
@@ -58,7 +68,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown section(s) {unknown} in --workloads; choose from {','.join(SECTIONS)}")
     args.sections = chosen
-    args.pairs = args.pairs or (3 if args.quick else 5)
+    args.pairs = args.pairs or 3
+    args.steady_malloc = not args.default_malloc
+    args.processes = args.processes or (1 if args.quick else 3)
+    if args.pairs < 1 or args.processes < 1:
+        parser.error(f"--pairs and --processes must be at least 1; received {args.pairs} and {args.processes}")
     args.threads = args.threads or torch.get_num_threads()
     return args
 
@@ -73,18 +87,20 @@ def steady_malloc() -> str:
 
     By default glibc raises its mmap threshold as it goes and hands large freed blocks back to
     the OS, so a step's activation buffers may be page-faulted in afresh on one step and reused
-    on the next; on the CNN that swings between a few hundred and several thousand faults per
-    step, at random, on either side of a comparison.
+    on the next. On the CNN (W4) that swings between none and 6,000 faults per step, 11 to 22
+    ms a step, at random and on either side of a comparison: the ratio would measure the
+    allocator's luck, not the training loop. Pinned, both sides run with no faults per step.
     """
     try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return "--steady-malloc asked for, but this C library is not glibc: left as it is."
+        return "malloc left as it is: this C library is not glibc."
     m_trim_threshold, m_mmap_threshold = -1, -3
     if mallopt(m_mmap_threshold, 32 * 1024**2) and mallopt(m_trim_threshold, 1024**3):
-        return ("glibc malloc pinned (--steady-malloc): mmap threshold 32 MiB, trim threshold "
-                "1 GiB, so freed buffers are reused rather than faulted in again.")
-    return "--steady-malloc: glibc refused the thresholds; malloc left as it is."
+        return ("glibc malloc pinned for every side (mmap threshold 32 MiB, trim threshold 1 GiB), so "
+                "freed buffers are reused rather than page-faulted in again; --default-malloc turns "
+                "this off.")
+    return "glibc refused the pinned malloc thresholds; malloc left as it is."
 
 
 def _busy(threads: int) -> str | None:
@@ -124,11 +140,54 @@ def training_row(w: Workload, args: argparse.Namespace, device: str, peer_names:
     return report.TrainingRow(w.key, w.title, device, timings, w.goal)
 
 
+def training_row_in_processes(w: Workload, args: argparse.Namespace, device: str,
+                              peer_names: Sequence[str]) -> report.TrainingRow:
+    """`training_row` in `args.processes` fresh interpreters, one after another, pairs pooled.
+
+    Where the allocator happens to place a process's buffers shifts both sides' speed by a few
+    per cent, and the shift holds for the life of the process: on W4 the median ratio of one
+    process has come out anywhere from 0.89 to 1.04. Pooling the pairs of several processes
+    measures the code rather than one process's luck.
+    """
+    if args.processes == 1:
+        return training_row(w, args, device, peer_names)
+    merged: measure.Timings | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.processes):
+            _say(f"{w.key} on {device}: process {i + 1}/{args.processes}")
+            out = Path(tmp) / f"{i}.json"
+            command = [
+                sys.executable, "-m", "benchmarks.run", "--worker-row", f"{w.key}:{device}",
+                "--worker-peers", ",".join(peer_names), "--worker-out", str(out),
+                "--pairs", str(args.pairs), "--threads", str(args.threads), "--processes", "1",
+            ]
+            command += ["--rows", str(args.rows)] if args.rows else []
+            command += [flag for flag, on in (("--quick", args.quick), ("--no-jit", args.no_jit),
+                                              ("--default-malloc", args.default_malloc)) if on]
+            subprocess.run(command, check=True, cwd=Path(__file__).resolve().parent.parent)
+            part = measure.Timings.from_json(out.read_text(encoding="utf-8"))
+            merged = part if merged is None else merged.merged(part)
+    assert merged is not None
+    return report.TrainingRow(w.key, w.title, device, merged, w.goal)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    key, device = args.worker_row.split(":")
+    if args.steady_malloc:
+        steady_malloc()
+    torch.set_num_threads(args.threads)
+    peer_names = [n for n in args.worker_peers.split(",") if n]
+    row = training_row(WORKLOADS[key], args, device, peer_names)
+    args.worker_out.write_text(row.timings.to_json(), encoding="utf-8")
+    return 0
+
+
 def run(args: argparse.Namespace) -> report.Results:
     torch.set_num_threads(args.threads)
     results = report.Results(
         machine=report.machine_info(args.threads),
-        settings={"pairs": args.pairs, "quick": args.quick, "rows": args.rows or "per workload"},
+        settings={"pairs": args.pairs, "processes": args.processes, "quick": args.quick,
+                  "rows": args.rows or "per workload"},
         load_before=report.load_average(),
     )
     results.notes.append(
@@ -162,7 +221,7 @@ def run(args: argparse.Namespace) -> report.Results:
 
     for key in ("W1", "W2", "W4"):
         if key in args.sections:
-            results.training.append(training_row(WORKLOADS[key], args, "cpu", peer_names))
+            results.training.append(training_row_in_processes(WORKLOADS[key], args, "cpu", peer_names))
 
     wins = [row.key for row in results.training
             if JIT_SIDE in row.timings.seconds and row.timings.ratio(JIT_SIDE).median < row.timings.ratio("kfit").median]
@@ -176,7 +235,7 @@ def run(args: argparse.Namespace) -> report.Results:
     if "gpu" in args.sections:
         if torch.cuda.is_available():
             for key in GPU_WORKLOADS:
-                results.training.append(training_row(WORKLOADS[key], args, "cuda", ()))
+                results.training.append(training_row_in_processes(WORKLOADS[key], args, "cuda", ()))
         else:
             results.notes.append("No CUDA device: the GPU rows (W1, W2 on CUDA) were skipped.")
 
@@ -208,6 +267,8 @@ def run(args: argparse.Namespace) -> report.Results:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.worker_row:
+        return _worker(args)
     results = run(args)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     markdown = args.output_dir / "RESULTS.md"

@@ -454,3 +454,39 @@ def test_losses_run_without_host_sync():
             loss(torch.empty(N, 5, device="meta"), y_pred, sample_weight=weight).device.type
             == "meta"
         )
+
+
+FUSED_CASES = [
+    ("mean_squared_error", {}, "MeanSquaredError", regression_data),
+    ("mean_absolute_error", {}, "MeanAbsoluteError", regression_data),
+    ("huber", {"delta": 0.3}, "Huber", regression_data),
+    ("binary_crossentropy", {"from_logits": True}, "BinaryCrossentropy", probability_data),
+    ("categorical_crossentropy", {"from_logits": True}, "CategoricalCrossentropy", probability_data),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, class_name, data", FUSED_CASES)
+@pytest.mark.parametrize("extra_axis", [False, True])
+def test_fused_kernels_equal_keras_mean_loss(name, kwargs, class_name, data, extra_axis):
+    y_true, y_pred = data()
+    if extra_axis and class_name != "CategoricalCrossentropy":  # its kernel is for 2-D only
+        y_true, y_pred = y_true[:, :, None].repeat(2, -1), y_pred[:, :, None].repeat(2, -1)
+    op = losses._same_shape_kernel(getattr(losses, name), kwargs)
+    assert op is not None
+    ours = op(to_torch(y_pred), to_torch(y_true))
+    assert_close(ours, getattr(keras.losses, class_name)(**kwargs)(y_true, y_pred))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("binary_crossentropy", {}),  # probabilities: Keras clips them, torch's op would not
+        ("binary_crossentropy", {"from_logits": True, "label_smoothing": 0.1}),
+        ("categorical_crossentropy", {"from_logits": True, "axis": 0}),
+        ("mean_squared_error", {"unexpected": 1}),
+        ("huber", {"delta": 1.0, "other": 2}),
+        ("mean_squared_logarithmic_error", {}),
+    ],
+)
+def test_no_fused_kernel_where_one_op_would_change_the_result(name, kwargs):
+    assert losses._same_shape_kernel(getattr(losses, name), kwargs) is None

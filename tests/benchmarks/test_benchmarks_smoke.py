@@ -60,6 +60,17 @@ def test_quick_run_writes_every_section(tmp_path: Path, monkeypatch: pytest.Monk
     assert (tmp_path / "ratios.png").exists() == has_matplotlib
 
 
+def test_pairs_of_several_processes_are_pooled() -> None:
+    from benchmarks.workloads import WORKLOADS
+
+    args = run.parse_args(["--rows", "256", "--pairs", "1", "--processes", "2", "--threads", "1", "--no-jit"])
+    row = run.training_row_in_processes(WORKLOADS["W1"], args, "cpu", [])
+    assert row.timings.steps == 2
+    # One pair from each worker process, both sides timed in each.
+    assert {side: len(s) for side, s in row.timings.seconds.items()} == {"plain": 2, "kfit": 2, "plain+torch.optim": 2}
+    assert set(row.timings.logs["kfit"]) == {"loss", "mean_absolute_error"}
+
+
 def test_unknown_section_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         run.parse_args(["--workloads", "W1,W9"])

@@ -510,3 +510,36 @@ def test_exports():
     }
     assert issubclass(Optimizer, torch.optim.Optimizer)
     assert isinstance(SGD(), torch.optim.Optimizer)
+
+
+@pytest.mark.parametrize("grad_enabled", [True, False])
+def test_step_restores_the_callers_grad_mode_even_when_it_raises(grad_enabled: bool) -> None:
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = SGD(learning_rate=0.5)
+    opt.build([w])
+    w.grad = torch.ones(2)
+    with torch.set_grad_enabled(grad_enabled):
+        opt.step()
+        assert torch.is_grad_enabled() is grad_enabled
+        w.grad = None
+        with pytest.raises(ValueError, match="No gradients"):
+            opt.step()
+        assert torch.is_grad_enabled() is grad_enabled
+    assert w.detach().tolist() == [0.5, 0.5]
+    assert not w.grad_fn and w.is_leaf  # the update itself recorded no graph
+
+
+def test_closure_runs_with_gradients_inside_step() -> None:
+    w = torch.nn.Parameter(torch.tensor([2.0]))
+    opt = SGD(learning_rate=0.25)
+    opt.build([w])
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with torch.no_grad():
+        loss = opt.step(closure)
+    assert float(loss) == 4.0 and w.item() == 1.0  # 2 - 0.25 * (2 * 2)

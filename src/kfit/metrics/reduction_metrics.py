@@ -146,8 +146,7 @@ class Mean(_Reduction):
             if values.dim() == 0:
                 # The trainer's loss tracker: one scalar weighted by the batch size, known on
                 # the host, so the count stays a host number and no weight tensor is built.
-                self.total.add_(values, alpha=sample_weight)
-                self._host_count += sample_weight
+                self.add_batch_mean(values, sample_weight)
                 return
         mask = getattr(values, "_keras_mask", None)
         values, sample_weight = _weighted_samplewise(
@@ -156,6 +155,22 @@ class Mean(_Reduction):
         self.total.add_(values.sum())
         self.count.add_(sample_weight.sum())
         self._count_on_device = True
+
+    def add_batch_mean(self, value: torch.Tensor, count: float) -> None:
+        """Adds a batch whose mean is `value` over `count` samples, without any checks.
+
+        `value` must be a 0-d tensor of the state's dtype, on its device: the train step
+        calls this for the loss once it has checked that.
+
+        Example:
+            >>> m = Mean()
+            >>> m.add_batch_mean(torch.tensor(2.0), 3)
+            >>> m.add_batch_mean(torch.tensor(6.0), 1)
+            >>> m.result()
+            tensor(3.)
+        """
+        self.total.add_(value, alpha=count)
+        self._host_count += count
 
     def result(self) -> torch.Tensor:
         if self._count_on_device:
@@ -253,10 +268,7 @@ class MeanMetricWrapper(Mean):
             y_pred = self._values(y_pred)
             y_true, y_pred = losses._prepare_pair(y_true, y_pred)
             if y_true.shape == y_pred.shape:
-                # The per-sample values are means over the last axis, so their sum is the
-                # element-wise sum divided by its length: one kernel and one in-place add.
-                self.total.add_(fused(y_pred, y_true), alpha=1.0 / y_pred.shape[1])
-                self._host_count += y_pred.shape[0]
+                self.update_same_shape(y_true, y_pred)
                 return
         mask = getattr(y_pred, "_keras_mask", None)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
@@ -265,6 +277,29 @@ class MeanMetricWrapper(Mean):
                 sample_weight = torch.as_tensor(np.asarray(sample_weight), device=mask.device)
             sample_weight = _apply_mask(sample_weight, mask, self._torch_dtype, "sum")
         super().update_state(values, sample_weight=sample_weight)
+
+    @property
+    def fuses_same_shape(self) -> bool:
+        """Whether `update_same_shape` can take this metric's unweighted updates."""
+        return self._fused_sum is not None
+
+    def update_same_shape(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+        """Adds an unweighted batch of 2-D `y_true` and `y_pred`, without any checks.
+
+        Both must have one shape and the state's dtype and device, and `fuses_same_shape`
+        must be True: the train step calls this once it has checked all of that.
+
+        Example:
+            >>> from kfit.losses import mean_absolute_error
+            >>> m = MeanMetricWrapper(mean_absolute_error)
+            >>> m.update_same_shape(torch.zeros(2, 2), torch.tensor([[1.0, 3.0], [0.0, 0.0]]))
+            >>> m.result()
+            tensor(1.)
+        """
+        # The per-sample values are means over the last axis, so their sum is the element-wise
+        # sum divided by its length: one kernel and one in-place add.
+        self.total.add_(self._fused_sum(y_pred, y_true), alpha=1.0 / y_pred.shape[1])  # type: ignore[misc]
+        self._host_count += y_pred.shape[0]
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -28,6 +28,9 @@ from kfit.optimizers import schedules as schedules_module
 
 __all__ = ["Optimizer", "OptimizerVariable"]
 
+# What `torch.no_grad()` calls on entry and exit (see `Optimizer._update`).
+_set_grad_enabled = torch._C._set_grad_enabled
+
 _NAME_COUNTS: collections.Counter[str] = collections.Counter()
 _HOOK_ATTRS = (
     "_optimizer_step_pre_hooks",
@@ -821,7 +824,6 @@ class Optimizer(torch.optim.Optimizer):
     # Tells torch.optim.Optimizer.__init__ not to wrap `step` again (see `step`).
     step.hooked = True  # type: ignore[attr-defined]
 
-    @torch.no_grad()
     def _update(self, closure: Callable[[], Any] | None = None) -> Any:
         """Applies one update from the parameters' `.grad` and advances `iterations`.
 
@@ -847,6 +849,17 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # The in-place updates of leaf parameters need grad mode off. Switching it directly
+        # costs 0.2 us; a `torch.no_grad()` context costs 1.3 us, a tenth of a small step's update.
+        enabled = torch.is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
+            self._apply_update()
+        finally:
+            _set_grad_enabled(enabled)
+        return loss
+
+    def _apply_update(self) -> None:
         self._require_built("calling `step()`")
         caches = self._cache if self._cache is not None else self._ensure_cache()
         if self._learning_rate_schedule is not None:
@@ -908,7 +921,6 @@ class Optimizer(torch.optim.Optimizer):
         if self._ema_lists is not None:
             self._update_ema()
         self._iterations += 1
-        return loss
 
     def _clip(self, work: list[_Work]) -> list[_Work]:
         if self.clipnorm and self.clipnorm > 0:

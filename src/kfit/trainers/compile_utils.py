@@ -6,7 +6,7 @@ becomes binary, sparse or categorical accuracy) from the shapes of `y` and the p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -98,6 +98,27 @@ class CompileLoss:
             self._weights = [1.0 if w is None else float(w) for w in _per_output(weights, self.names, "loss_weights")]
         self.built = True
 
+    def same_shape_op(self) -> tuple[Callable[..., torch.Tensor], torch.dtype] | None:
+        """The whole loss as one op on `(y_pred, y_true)` of one shape, with its dtype.
+
+        Only for a built, single-output loss with weight 1 whose function has such an op
+        (mean squared or absolute error, Huber, cross-entropies from logits); None otherwise.
+
+        Example:
+            >>> loss = CompileLoss("mse")
+            >>> loss.same_shape_op() is None  # not built before the first batch
+            True
+            >>> _ = loss(torch.zeros(2, 1), torch.ones(2, 1))
+            >>> op, dtype = loss.same_shape_op()
+            >>> float(op(torch.ones(2, 1), torch.zeros(2, 1))), dtype
+            (1.0, torch.float32)
+        """
+        single = self._single
+        if not self.built or self.names is not None or self._weight != 1.0:
+            return None
+        op = getattr(single, "_same_shape_op", None)
+        return None if op is None else (op, single._torch_dtype)
+
     def per_output(self, y_true: Any, y_pred: Any, sample_weight: Any) -> list[tuple[str, torch.Tensor]]:
         """The unweighted loss of each output that has one (only for multi-output models)."""
         assert self.names is not None
@@ -171,6 +192,22 @@ class CompileMetrics:
         self._entries = entries
         self.metrics = [m for m, _, _ in entries]
         self.built = True
+
+    def same_shape_metrics(self) -> list[Any] | None:
+        """The metrics, when every one takes `update_same_shape` (single output); else None.
+
+        Example:
+            >>> m = CompileMetrics(["mae"])
+            >>> m.update_state(torch.zeros(2, 1), torch.ones(2, 1), None)
+            >>> [x.name for x in m.same_shape_metrics()]
+            ['mae']
+        """
+        if not self.built:
+            return None
+        if any(index is not None or not getattr(metric, "fuses_same_shape", False)
+               for metric, index, _ in self._entries):
+            return None
+        return list(self.metrics)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         if not self.built:

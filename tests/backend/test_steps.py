@@ -1,0 +1,217 @@
+"""The train and test steps: the same-shape path is taken when it applies, and only then.
+
+Numbers are checked against a hand-written torch loop (plain SGD, Keras's running means), so
+both of the step's paths are held to an outside reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import kfit
+from kfit.backend.steps import SameShapePath
+from kfit.trainers.compile_utils import CompileLoss
+
+ROWS, BATCH, LR = 10, 4, 0.05  # batches of 4, 4 and 2: the last one is short
+
+
+@pytest.fixture
+def general_loss_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the batches whose loss went through `CompileLoss`, the general path."""
+    count = {"n": 0}
+    original = CompileLoss.__call__
+
+    def counting(self: CompileLoss, *args: Any, **kwargs: Any) -> torch.Tensor:
+        count["n"] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompileLoss, "__call__", counting)
+    return count
+
+
+def dense_model(units: int, loss: Any, metrics: list[Any]) -> kfit.Sequential:
+    model = kfit.Sequential([kfit.Input((3,)), kfit.layers.Dense(units)])
+    model.compile(optimizer=kfit.optimizers.SGD(learning_rate=LR), loss=loss, metrics=metrics)
+    return model
+
+
+def _bce_logits(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (p.clamp(min=0) - p * y + torch.log1p(torch.exp(-p.abs()))).mean()
+
+
+def _huber_half(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    e = (p - y).abs()
+    return torch.where(e <= 0.5, 0.5 * e**2, 0.5 * (e - 0.25)).mean()
+
+
+# name -> (units, compile loss, hand-written mean loss, target maker)
+CASES: dict[str, tuple[int, Any, Callable[..., torch.Tensor], Callable[[np.random.RandomState], np.ndarray]]] = {
+    "mse, (batch,) target": (1, "mse", lambda p, y: ((p - y) ** 2).mean(),
+                             lambda r: r.randn(ROWS).astype("float32")),
+    "mae, float64 (batch, 1) target": (1, "mae", lambda p, y: (p - y).abs().mean(),
+                                       lambda r: r.randn(ROWS, 1)),
+    "huber delta 0.5": (2, kfit.losses.Huber(delta=0.5), _huber_half,
+                        lambda r: r.randn(ROWS, 2).astype("float32")),
+    "binary crossentropy from logits": (2, kfit.losses.BinaryCrossentropy(from_logits=True), _bce_logits,
+                                        lambda r: r.randint(0, 2, (ROWS, 2)).astype("float32")),
+    "categorical crossentropy from logits": (
+        3, kfit.losses.CategoricalCrossentropy(from_logits=True),
+        lambda p, y: -(y * torch.log_softmax(p, dim=-1)).sum(-1).mean(),
+        lambda r: np.eye(3, dtype="float32")[r.randint(0, 3, ROWS)]),
+}
+
+
+def hand_loop(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, loss_fn: Callable[..., torch.Tensor],
+              epochs: int) -> tuple[list[dict[str, float]], list[np.ndarray]]:
+    """SGD on `x @ kernel + bias` with Keras's epoch means (weighted by batch size)."""
+    kernel, bias = (torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights)
+    xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    if yt.dim() == 1:
+        yt = yt[:, None]
+    history = []
+    for _ in range(epochs):
+        sums = {"loss": 0.0, "mean_absolute_error": 0.0, "mean_squared_error": 0.0}
+        for start in range(0, ROWS, BATCH):
+            xb, yb = xt[start:start + BATCH], yt[start:start + BATCH]
+            pred = xb @ kernel + bias
+            loss = loss_fn(pred, yb)
+            kernel.grad = bias.grad = None
+            loss.backward()
+            with torch.no_grad():
+                kernel -= LR * kernel.grad
+                bias -= LR * bias.grad
+                n = xb.shape[0]
+                sums["loss"] += float(loss) * n
+                sums["mean_absolute_error"] += float((pred - yb).abs().mean(-1).sum())
+                sums["mean_squared_error"] += float(((pred - yb) ** 2).mean(-1).sum())
+        history.append({k: v / ROWS for k, v in sums.items()})
+    return history, [kernel.detach().numpy(), bias.detach().numpy()]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fit_and_evaluate_match_a_hand_written_loop(case: str, general_loss_calls: dict[str, int]) -> None:
+    units, loss, loss_fn, make_y = CASES[case]
+    r = np.random.RandomState(1)
+    x, y = r.randn(ROWS, 3).astype("float32"), make_y(r)
+    model = dense_model(units, loss, ["mae", "mse"])
+    model(torch.zeros(1, 3))
+    start = model.get_weights()
+
+    history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0).history
+    expected, weights = hand_loop(start, x, y, loss_fn, epochs=2)
+
+    assert general_loss_calls["n"] == 1  # the first batch; the other five took the same-shape path
+    for key in ("loss", "mae", "mse"):
+        long = {"mae": "mean_absolute_error", "mse": "mean_squared_error"}.get(key, key)
+        np.testing.assert_allclose(history[key], [e[long] for e in expected], rtol=1e-5, atol=1e-6)
+    for got, want in zip(model.get_weights(), weights):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+    logs = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
+    with torch.no_grad():
+        pred = torch.tensor(x, dtype=torch.float64) @ torch.tensor(weights[0]) + torch.tensor(weights[1])
+        yt = torch.tensor(y, dtype=torch.float64).reshape(pred.shape)
+        batch_losses = [float(loss_fn(pred[s:s + BATCH], yt[s:s + BATCH])) * len(pred[s:s + BATCH])
+                        for s in range(0, ROWS, BATCH)]
+    np.testing.assert_allclose(logs["loss"], sum(batch_losses) / ROWS, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logs["mae"], float((pred - yt).abs().mean()), rtol=1e-5, atol=1e-6)
+    assert general_loss_calls["n"] == 2  # evaluate's first batch planned the test step
+
+
+def _multi_output_model() -> kfit.Model:
+    class TwoHeads(kfit.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = kfit.layers.Dense(1), kfit.layers.Dense(1)
+
+        def call(self, x: torch.Tensor) -> list[torch.Tensor]:
+            return [self.a(x), self.b(x)]
+
+    model = TwoHeads()
+    model.compile(optimizer="sgd", loss=["mse", "mse"])
+    return model
+
+
+def _custom_metric(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (y_true - y_pred).abs().amax(dim=-1)
+
+
+# name -> (model, fit keyword arguments)
+GENERAL: dict[str, Callable[[np.ndarray], tuple[Any, dict[str, Any]]]] = {
+    "sample weights": lambda y: (dense_model(1, "mse", ["mae"]), {"sample_weight": np.ones(ROWS, "float32")}),
+    "a metric without a fused form": lambda y: (dense_model(1, "mse", [_custom_metric]), {}),
+    "a loss without a fused form": lambda y: (dense_model(1, "msle", ["mae"]), {}),
+    "bce on probabilities": lambda y: (dense_model(1, "binary_crossentropy", []), {}),
+    "loss weights": lambda y: (_weighted(dense_model(1, "mse", [])), {}),
+    "two outputs": lambda y: (_multi_output_model(), {"y": [y, y]}),
+}
+
+
+def _weighted(model: kfit.Sequential) -> kfit.Sequential:
+    model.compile(optimizer="sgd", loss="mse", loss_weights=2.0)
+    return model
+
+
+@pytest.mark.parametrize("case", list(GENERAL))
+def test_every_batch_takes_the_general_path_when_the_fused_one_does_not_apply(
+    case: str, general_loss_calls: dict[str, int]
+) -> None:
+    r = np.random.RandomState(2)
+    x, y = r.rand(ROWS, 3).astype("float32"), r.rand(ROWS).astype("float32")
+    model, kwargs = GENERAL[case](y)
+    model.fit(x, kwargs.pop("y", y), batch_size=BATCH, epochs=2, shuffle=False, verbose=0, **kwargs)
+    assert general_loss_calls["n"] == 6  # 3 batches x 2 epochs
+
+
+def test_a_batch_that_does_not_fit_falls_back_and_the_next_one_goes_fast(general_loss_calls: dict[str, int]) -> None:
+    model = dense_model(1, "mse", ["mae"])
+    x, y = torch.rand(8, 3), torch.rand(8)
+    model.train_on_batch(x, y)  # the first batch plans the fast path
+    model.train_on_batch(x, y, sample_weight=torch.ones(8))
+    model.train_on_batch(x, y)
+    assert general_loss_calls["n"] == 2
+
+
+@pytest.fixture
+def planned() -> SameShapePath:
+    model = dense_model(2, "mse", ["mae"])
+    model.train_on_batch(torch.ones(4, 3), torch.zeros(4, 2))
+    path = SameShapePath.plan(model)
+    assert path is not None
+    return path
+
+
+def test_target_is_cast_and_given_the_prediction_rank(planned: SameShapePath) -> None:
+    pred = torch.zeros(4, 1)
+    target = planned.target(torch.arange(4, dtype=torch.float64), pred, None)
+    assert target is not None and target.dtype == torch.float32 and target.shape == (4, 1)
+    assert target.reshape(-1).tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "y, y_pred, sample_weight",
+    [
+        (torch.zeros(4, 2), torch.zeros(4, 2), torch.ones(4)),  # weighted
+        (torch.zeros(4, 3), torch.zeros(4, 2), None),  # shapes differ
+        (torch.zeros(4, 2, 1), torch.zeros(4, 2, 1), None),  # 3-D: per-sample means differ from the fused sum
+        (torch.zeros(4, 2), torch.zeros(4, 2, dtype=torch.float64), None),  # not the loss dtype
+        (torch.zeros(4, 2, device="meta"), torch.zeros(4, 2), None),  # another device
+        ([torch.zeros(4, 2)], torch.zeros(4, 2), None),  # a structure
+    ],
+)
+def test_target_refuses_batches_the_fused_ops_do_not_cover(
+    planned: SameShapePath, y: Any, y_pred: Any, sample_weight: Any
+) -> None:
+    assert planned.target(y, y_pred, sample_weight) is None
+
+
+def test_no_plan_before_the_first_batch_or_for_mixed_metric_dtypes() -> None:
+    model = dense_model(1, "mse", [kfit.metrics.MeanAbsoluteError(dtype="float64")])
+    assert SameShapePath.plan(model) is None
+    model.train_on_batch(torch.ones(4, 3), torch.zeros(4))
+    assert SameShapePath.plan(model) is None
