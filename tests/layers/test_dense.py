@@ -19,6 +19,20 @@ def test_kernel_layout_and_glorot_uniform_zeros_init():
     assert not bias.any()
 
 
+def test_kernel_is_column_major_like_linear_weight_and_keeps_that_layout_through_training():
+    model = kfit.Sequential([kfit.Input((5,)), kfit.layers.Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    kernel = model.layers[0].kernel
+    assert kernel.shape == (5, 3) and kernel.stride() == (1, 5)
+    model.fit(np.random.rand(8, 5).astype("float32"), np.random.rand(8, 3).astype("float32"), verbose=0)
+    assert kernel.grad is None or kernel.grad.stride() == (1, 5)
+    assert all(t.stride() == (1, 5) for t in model.optimizer.state[kernel].values())
+    weights = np.arange(15, dtype="float32").reshape(5, 3)
+    model.layers[0].set_weights([weights, np.zeros(3, "float32")])
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], weights)
+    assert kernel.stride() == (1, 5)
+
+
 def test_forward_matches_numpy_and_casts_integer_inputs():
     layer = kfit.layers.Dense(3, activation="relu", input_dim=4)
     kernel, bias = layer.get_weights()

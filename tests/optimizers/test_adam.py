@@ -79,7 +79,7 @@ def test_fused_update_is_at_least_as_accurate_as_the_per_op_update():
         opt.build([w])
         original = adam_module._fused_adam_applies
         if not fused:
-            adam_module._fused_adam_applies = lambda params: False
+            adam_module._fused_adam_applies = lambda params, grads: False
         try:
             for g in grads:
                 w.grad = g.to(dtype)
@@ -93,3 +93,57 @@ def test_fused_update_is_at_least_as_accurate_as_the_per_op_update():
     per_op_error = (run(torch.float32, fused=False) - reference).abs().max()
     assert fused_error <= per_op_error
     assert fused_error < 1e-6
+
+
+def _hand_adam(start, grads, lr=0.01, b1=0.9, b2=0.999, eps=1e-7):
+    """Keras's Adam in float64, written out."""
+    w, m, v = start.double(), torch.zeros_like(start, dtype=torch.float64), torch.zeros_like(start, dtype=torch.float64)
+    for t, g in enumerate(grads, start=1):
+        g = g.double()
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        w = w - lr * (1 - b2**t) ** 0.5 / (1 - b1**t) * m / (v.sqrt() + eps)
+    return w
+
+
+@pytest.mark.parametrize("grad_layout", ["like the parameter", "row-major"])
+def test_column_major_parameters_update_correctly_whatever_the_gradient_layout(grad_layout):
+    # A Dense kernel is column-major; a gradient assigned by hand may not be.
+    torch.manual_seed(1)
+    start = torch.randn(6, 4)
+    grads = [torch.randn(6, 4) for _ in range(3)]
+    w = torch.nn.Parameter(torch.empty(4, 6).t().copy_(start))
+    opt = Adam(learning_rate=0.01)
+    opt.build([w])
+    for g in grads:
+        w.grad = torch.empty(4, 6).t().copy_(g) if grad_layout == "like the parameter" else g.clone()
+        opt.step()
+    np.testing.assert_allclose(w.detach().numpy(), _hand_adam(start, grads).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_restored_slots_take_the_parameters_layout():
+    torch.manual_seed(2)
+    start = torch.randn(6, 4)
+    grads = [torch.randn(6, 4) for _ in range(4)]
+
+    def column_major():
+        return torch.nn.Parameter(torch.empty(4, 6).t().copy_(start))
+
+    w = column_major()
+    opt = Adam(learning_rate=0.01)
+    opt.build([w])
+    for g in grads[:2]:
+        w.grad = torch.empty(4, 6).t().copy_(g)
+        opt.step()
+    # What a checkpoint gives back: row-major copies of every slot.
+    state = opt.state_dict()
+    state["state"] = {k: {n: t.contiguous() for n, t in s.items()} for k, s in state["state"].items()}
+    restored = torch.nn.Parameter(torch.empty(4, 6).t().copy_(w.detach()))
+    opt2 = Adam(learning_rate=0.01)
+    opt2.build([restored])
+    opt2.load_state_dict(state)
+    for g in grads[2:]:
+        restored.grad = torch.empty(4, 6).t().copy_(g)
+        opt2.step()
+    np.testing.assert_allclose(restored.detach().numpy(), _hand_adam(start, grads).numpy(), rtol=1e-5, atol=1e-6)
+    assert all(t.stride() == restored.stride() for t in opt2.state[restored].values() if t.dim() == 2)

@@ -542,4 +542,4 @@ def test_closure_runs_with_gradients_inside_step() -> None:
 
     with torch.no_grad():
         loss = opt.step(closure)
-    assert float(loss) == 4.0 and w.item() == 1.0  # 2 - 0.25 * (2 * 2)
+    assert loss.item() == 4.0 and w.item() == 1.0  # 2 - 0.25 * (2 * 2)

@@ -15,9 +15,12 @@ __all__ = ["Dense"]
 class Dense(Layer):
     """A densely connected layer.
 
-    The kernel has Keras's layout `(input_dim, units)` (the transpose of `torch.nn.Linear`'s
+    The kernel has Keras's shape `(input_dim, units)` (the transpose of `torch.nn.Linear`'s
     weight), so `get_weights()` and `set_weights()` exchange arrays with Keras unchanged.
-    The kernel starts glorot-uniform and the bias at zeros, as in Keras.
+    In memory it is column-major, the bytes of `nn.Linear`'s weight: on a CPU, MKL multiplies
+    a batch by a narrow row-major kernel (2 to 16 units) two to three times slower, and that is
+    the classifier head of most models. The kernel starts glorot-uniform and the bias at zeros,
+    as in Keras.
 
     Args:
         units: size of the output's last dimension.
@@ -65,9 +68,11 @@ class Dense(Layer):
         in_dim = input_shape[-1]
         self.input_dim = int(in_dim)  # type: ignore[arg-type]
         dtype = torch.get_default_dtype()
-        self.kernel = torch.nn.Parameter(
-            self.kernel_initializer((self.input_dim, self.units), dtype=dtype)
-        )
+        values = self.kernel_initializer((self.input_dim, self.units), dtype=dtype)
+        # Shape (in, out), strides (1, in): see the class docstring. Optimizer slots and
+        # gradients follow a parameter's strides, so the whole update keeps this layout.
+        kernel = torch.empty((self.units, self.input_dim), dtype=values.dtype, device=values.device).t()
+        self.kernel = torch.nn.Parameter(kernel.copy_(values))
         self.bias = (
             torch.nn.Parameter(self.bias_initializer((self.units,), dtype=dtype))
             if self.use_bias

@@ -110,7 +110,7 @@ class Adam(Optimizer):
         t, one = real(step), real(1.0)
         alpha = float(real(lr) * np.sqrt(one - real(beta_2) ** t) / (one - real(beta_1) ** t))
         momentums, velocities = slots["momentum"], slots["velocity"]
-        if not group["amsgrad"] and _fused_adam_applies(params):
+        if not group["amsgrad"] and _fused_adam_applies(params, grads):
             # torch's fused kernel divides sqrt(v) by sqrt(1 - beta_2**t) before adding eps;
             # scaling eps by the same factor makes its update exactly Keras's, in one pass.
             # The betas are rounded to float32 as Keras stores them.
@@ -149,9 +149,20 @@ class Adam(Optimizer):
         }
 
 
-def _fused_adam_applies(params: list[torch.Tensor]) -> bool:
-    """Whether torch's fused Adam kernel can take these parameters in one call."""
+def _fused_adam_applies(params: list[torch.Tensor], grads: list[torch.Tensor]) -> bool:
+    """Whether torch's fused Adam kernel can take these parameters in one call.
+
+    The kernel walks each parameter's memory in step with its gradient's and slots' memory,
+    whatever their strides. So each parameter must fill its memory without gaps (row-major,
+    or a transposed matrix such as a Dense kernel), and its gradient must be laid out the same
+    way (autograd's are; one assigned by hand may not be). `Optimizer._ensure_cache` keeps the
+    slots so.
+    """
     first = params[0]
     if not hasattr(torch, "_fused_adam_") or first.device.type not in ("cpu", "cuda"):
         return False
-    return all(p.device == first.device and p.dtype == first.dtype and p.is_floating_point() for p in params)
+    return all(
+        p.device == first.device and p.dtype == first.dtype and p.is_floating_point()
+        and g.stride() == p.stride() and (p.is_contiguous() or (p.dim() == 2 and p.t().is_contiguous()))
+        for p, g in zip(params, grads)
+    )

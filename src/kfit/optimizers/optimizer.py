@@ -607,6 +607,11 @@ class Optimizer(torch.optim.Optimizer):
                             param, fill, memory_format=torch.preserve_format, requires_grad=False
                         )
                         param_state[slot_name] = tensor
+                    elif tensor.shape == param.shape and tensor.stride() != param.stride():
+                        # A restored slot comes back row-major; fused kernels walk the slots'
+                        # memory in the parameter's order, so it takes the parameter's layout.
+                        tensor = torch.empty_like(param, requires_grad=False).copy_(tensor)
+                        param_state[slot_name] = tensor
                     tensors.append(tensor)
                 slots[slot_name] = tensors
             names = group.get("param_names")
