@@ -769,13 +769,39 @@ def _sparse_kernel(kwargs: dict[str, Any]) -> bool:
     return bool(kwargs.get("from_logits")) and kwargs.get("ignore_class") is None and kwargs.get("axis", -1) == -1
 
 
+_cross_entropy_native = getattr(torch._C._nn, "cross_entropy_loss", None)
+
+
+def _sparse_cross_entropy(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of `(batch, classes)` logits against int64 labels of shape `(batch,)`."""
+    if _cross_entropy_native is None:
+        return tnn.cross_entropy(y_pred, labels)
+    return _cross_entropy_native(y_pred, labels, None, _MEAN, -100, 0.0)
+
+
+def _fused_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Callable[..., torch.Tensor], str] | None:
+    """The unweighted mean loss as one op, with the pairing of `(y_pred, y_true)` it takes.
+
+    `"same_shape"`: both of one shape (see `_same_shape_kernel`). `"sparse"`: float32
+    `(batch, classes)` logits and int64 labels of shape `(batch,)`.
+
+    Example:
+        >>> _fused_kernel(sparse_categorical_crossentropy, {"from_logits": True})[1]
+        'sparse'
+    """
+    if fn is sparse_categorical_crossentropy:
+        return (_sparse_cross_entropy, "sparse") if _sparse_kernel(kwargs) else None
+    op = _same_shape_kernel(fn, kwargs)
+    return None if op is None else (op, "same_shape")
+
+
 def _fused_sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor | None:
     if y_pred.dim() != 2 or y_pred.dtype != torch.float32:
         return None
     labels = y_true.reshape(-1) if y_true.dim() == 2 and y_true.shape[-1] == 1 else y_true
     if labels.dim() != 1 or labels.shape[0] != y_pred.shape[0]:
         return None
-    return tnn.cross_entropy(y_pred, labels.long())
+    return _sparse_cross_entropy(y_pred, labels.long())
 
 
 class LossFunctionWrapper(Loss):
@@ -816,10 +842,7 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
         averaged = self.reduction in ("sum_over_batch_size", "mean")
         # The train step calls this op directly when its own checks hold (backend/steps.py).
-        self._same_shape_op = _same_shape_kernel(fn, kwargs) if averaged else None
-        self._sparse = (
-            averaged and fn is sparse_categorical_crossentropy and _sparse_kernel(kwargs)
-        )
+        self._fused_kernel = _fused_kernel(fn, kwargs) if averaged else None
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
         if (
@@ -835,10 +858,12 @@ class LossFunctionWrapper(Loss):
         return super().__call__(y_true, y_pred, sample_weight)
 
     def _fused(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor | None:
-        if self._sparse:
+        if self._fused_kernel is None:
+            return None
+        op, pairing = self._fused_kernel
+        if pairing == "sparse":
             return _fused_sparse_categorical_crossentropy(y_true, y_pred)
-        op = self._same_shape_op
-        if op is None or (op is tnn.cross_entropy and y_pred.dim() != 2):
+        if op is tnn.cross_entropy and y_pred.dim() != 2:
             return None
         if y_true.dtype != y_pred.dtype or y_true.device != y_pred.device:
             y_true = y_true.to(device=y_pred.device, dtype=y_pred.dtype)

@@ -7,6 +7,7 @@ both of the step's paths are held to an outside reference.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 import kfit
-from kfit.backend.steps import SameShapePath
+from kfit.backend.steps import FusedPath
 from kfit.trainers.compile_utils import CompileLoss
 
 ROWS, BATCH, LR = 10, 4, 0.05  # batches of 4, 4 and 2: the last one is short
@@ -49,77 +50,106 @@ def _huber_half(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.where(e <= 0.5, 0.5 * e**2, 0.5 * (e - 0.25)).mean()
 
 
-# name -> (units, compile loss, hand-written mean loss, target maker)
-CASES: dict[str, tuple[int, Any, Callable[..., torch.Tensor], Callable[[np.random.RandomState], np.ndarray]]] = {
-    "mse, (batch,) target": (1, "mse", lambda p, y: ((p - y) ** 2).mean(),
-                             lambda r: r.randn(ROWS).astype("float32")),
-    "mae, float64 (batch, 1) target": (1, "mae", lambda p, y: (p - y).abs().mean(),
-                                       lambda r: r.randn(ROWS, 1)),
-    "huber delta 0.5": (2, kfit.losses.Huber(delta=0.5), _huber_half,
-                        lambda r: r.randn(ROWS, 2).astype("float32")),
-    "binary crossentropy from logits": (2, kfit.losses.BinaryCrossentropy(from_logits=True), _bce_logits,
-                                        lambda r: r.randint(0, 2, (ROWS, 2)).astype("float32")),
-    "categorical crossentropy from logits": (
+def _sparse_ce(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return -torch.log_softmax(p, dim=-1).gather(1, labels.reshape(-1, 1)).mean()
+
+
+# Per-sample metric values, written out.
+ABS = ("mae", lambda p, y: (p - y).abs().mean(-1))
+SQUARED = ("mse", lambda p, y: ((p - y) ** 2).mean(-1))
+HITS = ("accuracy", lambda p, labels: (p.argmax(-1) == labels.reshape(-1)).double())
+
+
+@dataclass
+class Case:
+    units: int
+    loss: Any
+    hand_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    make_y: Callable[[np.random.RandomState], np.ndarray]
+    metrics: tuple[tuple[str, Callable[..., torch.Tensor]], ...] = (ABS, SQUARED)
+
+    @property
+    def sparse(self) -> bool:
+        return self.metrics == (HITS,)
+
+
+CASES = {
+    "mse, (batch,) target": Case(1, "mse", lambda p, y: ((p - y) ** 2).mean(),
+                                 lambda r: r.randn(ROWS).astype("float32")),
+    "mae, float64 (batch, 1) target": Case(1, "mae", lambda p, y: (p - y).abs().mean(), lambda r: r.randn(ROWS, 1)),
+    "huber delta 0.5": Case(2, kfit.losses.Huber(delta=0.5), _huber_half,
+                            lambda r: r.randn(ROWS, 2).astype("float32")),
+    "binary crossentropy from logits": Case(2, kfit.losses.BinaryCrossentropy(from_logits=True), _bce_logits,
+                                            lambda r: r.randint(0, 2, (ROWS, 2)).astype("float32")),
+    "categorical crossentropy from logits": Case(
         3, kfit.losses.CategoricalCrossentropy(from_logits=True),
         lambda p, y: -(y * torch.log_softmax(p, dim=-1)).sum(-1).mean(),
         lambda r: np.eye(3, dtype="float32")[r.randint(0, 3, ROWS)]),
+    "sparse crossentropy, int64 labels": Case(4, kfit.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                              _sparse_ce, lambda r: r.randint(0, 4, ROWS), (HITS,)),
+    "sparse crossentropy, uint8 (batch, 1) labels": Case(
+        4, kfit.losses.SparseCategoricalCrossentropy(from_logits=True), _sparse_ce,
+        lambda r: r.randint(0, 4, (ROWS, 1)).astype("uint8"), (HITS,)),
 }
 
 
-def hand_loop(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, loss_fn: Callable[..., torch.Tensor],
+def _hand_target(case: Case, y: np.ndarray, units: int) -> torch.Tensor:
+    if case.sparse:
+        return torch.tensor(y.astype("int64")).reshape(-1)
+    return torch.tensor(y, dtype=torch.float64).reshape(-1, units)
+
+
+def hand_loop(case: Case, weights: list[np.ndarray], x: np.ndarray, y: np.ndarray,
               epochs: int) -> tuple[list[dict[str, float]], list[np.ndarray]]:
-    """SGD on `x @ kernel + bias` with Keras's epoch means (weighted by batch size)."""
+    """SGD on `x @ kernel + bias` with Keras's epoch means (weighted by batch size), in float64."""
     kernel, bias = (torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights)
-    xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
-    if yt.dim() == 1:
-        yt = yt[:, None]
+    xt, yt = torch.tensor(x, dtype=torch.float64), _hand_target(case, y, case.units)
     history = []
     for _ in range(epochs):
-        sums = {"loss": 0.0, "mean_absolute_error": 0.0, "mean_squared_error": 0.0}
+        sums = dict.fromkeys(["loss", *(name for name, _ in case.metrics)], 0.0)
         for start in range(0, ROWS, BATCH):
             xb, yb = xt[start:start + BATCH], yt[start:start + BATCH]
             pred = xb @ kernel + bias
-            loss = loss_fn(pred, yb)
+            loss = case.hand_loss(pred, yb)
             kernel.grad = bias.grad = None
             loss.backward()
             with torch.no_grad():
                 kernel -= LR * kernel.grad
                 bias -= LR * bias.grad
-                n = xb.shape[0]
-                sums["loss"] += float(loss) * n
-                sums["mean_absolute_error"] += float((pred - yb).abs().mean(-1).sum())
-                sums["mean_squared_error"] += float(((pred - yb) ** 2).mean(-1).sum())
+                sums["loss"] += float(loss) * xb.shape[0]
+                for name, fn in case.metrics:
+                    sums[name] += float(fn(pred, yb).sum())
         history.append({k: v / ROWS for k, v in sums.items()})
     return history, [kernel.detach().numpy(), bias.detach().numpy()]
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_fit_and_evaluate_match_a_hand_written_loop(case: str, general_loss_calls: dict[str, int]) -> None:
-    units, loss, loss_fn, make_y = CASES[case]
+@pytest.mark.parametrize("name", list(CASES))
+def test_fit_and_evaluate_match_a_hand_written_loop(name: str, general_loss_calls: dict[str, int]) -> None:
+    case = CASES[name]
     r = np.random.RandomState(1)
-    x, y = r.randn(ROWS, 3).astype("float32"), make_y(r)
-    model = dense_model(units, loss, ["mae", "mse"])
+    x, y = r.randn(ROWS, 3).astype("float32"), case.make_y(r)
+    model = dense_model(case.units, case.loss, [metric for metric, _ in case.metrics])
     model(torch.zeros(1, 3))
     start = model.get_weights()
 
     history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0).history
-    expected, weights = hand_loop(start, x, y, loss_fn, epochs=2)
+    expected, weights = hand_loop(case, start, x, y, epochs=2)
 
-    assert general_loss_calls["n"] == 1  # the first batch; the other five took the same-shape path
-    for key in ("loss", "mae", "mse"):
-        long = {"mae": "mean_absolute_error", "mse": "mean_squared_error"}.get(key, key)
-        np.testing.assert_allclose(history[key], [e[long] for e in expected], rtol=1e-5, atol=1e-6)
+    assert general_loss_calls["n"] == 1  # the first batch; the other five took the fused path
+    for key in expected[0]:
+        np.testing.assert_allclose(history[key], [e[key] for e in expected], rtol=1e-5, atol=1e-6)
     for got, want in zip(model.get_weights(), weights):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
     logs = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
     with torch.no_grad():
         pred = torch.tensor(x, dtype=torch.float64) @ torch.tensor(weights[0]) + torch.tensor(weights[1])
-        yt = torch.tensor(y, dtype=torch.float64).reshape(pred.shape)
-        batch_losses = [float(loss_fn(pred[s:s + BATCH], yt[s:s + BATCH])) * len(pred[s:s + BATCH])
+        yt = _hand_target(case, y, case.units)
+        batch_losses = [float(case.hand_loss(pred[s:s + BATCH], yt[s:s + BATCH])) * len(pred[s:s + BATCH])
                         for s in range(0, ROWS, BATCH)]
     np.testing.assert_allclose(logs["loss"], sum(batch_losses) / ROWS, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(logs["mae"], float((pred - yt).abs().mean()), rtol=1e-5, atol=1e-6)
+    for metric, fn in case.metrics:
+        np.testing.assert_allclose(logs[metric], float(fn(pred, yt).mean()), rtol=1e-5, atol=1e-6)
     assert general_loss_calls["n"] == 2  # evaluate's first batch planned the test step
 
 
@@ -149,6 +179,14 @@ GENERAL: dict[str, Callable[[np.ndarray], tuple[Any, dict[str, Any]]]] = {
     "bce on probabilities": lambda y: (dense_model(1, "binary_crossentropy", []), {}),
     "loss weights": lambda y: (_weighted(dense_model(1, "mse", [])), {}),
     "two outputs": lambda y: (_multi_output_model(), {"y": [y, y]}),
+    "sparse crossentropy with float labels": lambda y: (
+        dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]),
+        {"y": np.floor(y * 3)}),
+    "sparse crossentropy with a metric without a fused form": lambda y: (
+        dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    ["accuracy", kfit.metrics.SparseTopKCategoricalAccuracy(k=2)]),
+        {"y": np.floor(y * 3).astype("int64")}),
+    "mse with accuracy": lambda y: (dense_model(1, "mse", ["accuracy"]), {}),
 }
 
 
@@ -178,15 +216,15 @@ def test_a_batch_that_does_not_fit_falls_back_and_the_next_one_goes_fast(general
 
 
 @pytest.fixture
-def planned() -> SameShapePath:
+def planned() -> FusedPath:
     model = dense_model(2, "mse", ["mae"])
     model.train_on_batch(torch.ones(4, 3), torch.zeros(4, 2))
-    path = SameShapePath.plan(model)
+    path = FusedPath.plan(model)
     assert path is not None
     return path
 
 
-def test_target_is_cast_and_given_the_prediction_rank(planned: SameShapePath) -> None:
+def test_target_is_cast_and_given_the_prediction_rank(planned: FusedPath) -> None:
     pred = torch.zeros(4, 1)
     target = planned.target(torch.arange(4, dtype=torch.float64), pred, None)
     assert target is not None and target.dtype == torch.float32 and target.shape == (4, 1)
@@ -205,13 +243,40 @@ def test_target_is_cast_and_given_the_prediction_rank(planned: SameShapePath) ->
     ],
 )
 def test_target_refuses_batches_the_fused_ops_do_not_cover(
-    planned: SameShapePath, y: Any, y_pred: Any, sample_weight: Any
+    planned: FusedPath, y: Any, y_pred: Any, sample_weight: Any
 ) -> None:
     assert planned.target(y, y_pred, sample_weight) is None
 
 
 def test_no_plan_before_the_first_batch_or_for_mixed_metric_dtypes() -> None:
     model = dense_model(1, "mse", [kfit.metrics.MeanAbsoluteError(dtype="float64")])
-    assert SameShapePath.plan(model) is None
+    assert FusedPath.plan(model) is None
     model.train_on_batch(torch.ones(4, 3), torch.zeros(4))
-    assert SameShapePath.plan(model) is None
+    assert FusedPath.plan(model) is None
+
+
+@pytest.fixture
+def planned_sparse() -> FusedPath:
+    model = dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+    model.train_on_batch(torch.ones(4, 3), torch.zeros(4, dtype=torch.int64))
+    path = FusedPath.plan(model)
+    assert path is not None and path.pairing == "sparse"
+    return path
+
+
+def test_sparse_target_is_an_int64_vector_of_the_labels(planned_sparse: FusedPath) -> None:
+    target = planned_sparse.target(torch.tensor([[2], [0], [1], [1]], dtype=torch.uint8), torch.zeros(4, 3), None)
+    assert target is not None and target.dtype == torch.int64 and target.tolist() == [2, 0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        torch.tensor([2.0, 0.0, 1.0, 1.0]),  # float labels: the general path casts them as Keras does
+        torch.tensor([True, False, True, True]),
+        torch.tensor([2, 0, 1]),  # not one per row
+        torch.zeros(4, 3, dtype=torch.int64),  # not labels
+    ],
+)
+def test_sparse_target_refuses_anything_but_integer_labels(planned_sparse: FusedPath, labels: torch.Tensor) -> None:
+    assert planned_sparse.target(labels, torch.zeros(4, 3), None) is None

@@ -275,6 +275,12 @@ class SparseCategoricalAccuracy(_AccuracyMetric):
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
         self._direction = "up"
+        self._fused = (_hit_count, "sparse")
+
+
+def _hit_count(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    # The sum of `sparse_categorical_accuracy` over a batch of int64 labels, in one comparison.
+    return (torch.argmax(y_pred, dim=-1) == labels).sum()
 
 
 class TopKCategoricalAccuracy(_AccuracyMetric):

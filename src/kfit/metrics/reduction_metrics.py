@@ -217,6 +217,8 @@ _FUSED_SUMS: dict[Callable[..., Any], Callable[..., torch.Tensor]] = {
     losses.mean_squared_error: _squared_error_sum,
 }
 
+FusedSum = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], str]
+
 
 class MeanMetricWrapper(Mean):
     """Running mean of the per-sample values of `fn(y_true, y_pred, **kwargs)`.
@@ -250,16 +252,19 @@ class MeanMetricWrapper(Mean):
             )
         self._fn = fn
         self._fn_kwargs = kwargs
-        self._fused_sum = None if kwargs else _FUSED_SUMS.get(fn)
+        same_shape = None if kwargs else _FUSED_SUMS.get(fn)
+        # `(sum of the batch's per-sample values as one op on (y_pred, y_true), pairing)`.
+        self._fused: FusedSum | None = None if same_shape is None else (same_shape, "same_shape")
         if _is_builtin_loss(fn):
             # Loss values are minimised.
             self._direction = "down"
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Computes `fn` on the batch and adds its values to the running mean."""
-        fused = self._fused_sum
+        fused = self._fused
         if (
             fused is not None
+            and fused[1] == "same_shape"
             and sample_weight is None
             and type(y_pred) is torch.Tensor
             and isinstance(y_true, torch.Tensor)
@@ -268,7 +273,7 @@ class MeanMetricWrapper(Mean):
             y_pred = self._values(y_pred)
             y_true, y_pred = losses._prepare_pair(y_true, y_pred)
             if y_true.shape == y_pred.shape:
-                self.update_same_shape(y_true, y_pred)
+                self.update_fused(y_true, y_pred)
                 return
         mask = getattr(y_pred, "_keras_mask", None)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
@@ -279,26 +284,28 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight=sample_weight)
 
     @property
-    def fuses_same_shape(self) -> bool:
-        """Whether `update_same_shape` can take this metric's unweighted updates."""
-        return self._fused_sum is not None
+    def fused_pairing(self) -> str | None:
+        """The pairing `update_fused` takes (`"same_shape"` or `"sparse"`), or None."""
+        return None if self._fused is None else self._fused[1]
 
-    def update_same_shape(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
-        """Adds an unweighted batch of 2-D `y_true` and `y_pred`, without any checks.
+    def update_fused(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+        """Adds an unweighted batch in the form `fused_pairing` names, without any checks.
 
-        Both must have one shape and the state's dtype and device, and `fuses_same_shape`
-        must be True: the train step calls this once it has checked all of that.
+        `"same_shape"`: 2-D `y_true` and `y_pred` of one shape, in the state's dtype and on
+        its device. `"sparse"`: int64 labels of shape `(batch,)` and `(batch, classes)`
+        scores. The train step calls this once it has checked all of that.
 
         Example:
             >>> from kfit.losses import mean_absolute_error
             >>> m = MeanMetricWrapper(mean_absolute_error)
-            >>> m.update_same_shape(torch.zeros(2, 2), torch.tensor([[1.0, 3.0], [0.0, 0.0]]))
+            >>> m.update_fused(torch.zeros(2, 2), torch.tensor([[1.0, 3.0], [0.0, 0.0]]))
             >>> m.result()
             tensor(1.)
         """
-        # The per-sample values are means over the last axis, so their sum is the element-wise
-        # sum divided by its length: one kernel and one in-place add.
-        self.total.add_(self._fused_sum(y_pred, y_true), alpha=1.0 / y_pred.shape[1])  # type: ignore[misc]
+        fused_sum, pairing = self._fused  # type: ignore[misc]
+        # Same-shape metrics are means over the last axis, so the sum of the per-sample values
+        # is the element-wise sum divided by its length: one kernel and one in-place add.
+        self.total.add_(fused_sum(y_pred, y_true), alpha=1.0 / y_pred.shape[1] if pairing == "same_shape" else 1.0)
         self._host_count += y_pred.shape[0]
 
     def get_config(self) -> dict[str, Any]:

@@ -98,26 +98,34 @@ class CompileLoss:
             self._weights = [1.0 if w is None else float(w) for w in _per_output(weights, self.names, "loss_weights")]
         self.built = True
 
-    def same_shape_op(self) -> tuple[Callable[..., torch.Tensor], torch.dtype] | None:
-        """The whole loss as one op on `(y_pred, y_true)` of one shape, with its dtype.
+    def fused_op(self) -> tuple[Callable[..., torch.Tensor], torch.dtype, str] | None:
+        """The whole loss as one op on `(y_pred, y_true)`, with its dtype and pairing.
 
-        Only for a built, single-output loss with weight 1 whose function has such an op
-        (mean squared or absolute error, Huber, cross-entropies from logits); None otherwise.
+        Only for a built, single-output loss with weight 1 whose function has such an op:
+        pairing `"same_shape"` for mean squared or absolute error, Huber and the binary and
+        categorical cross-entropies from logits; `"sparse"` for sparse categorical
+        cross-entropy from float32 logits. None otherwise.
 
         Example:
             >>> loss = CompileLoss("mse")
-            >>> loss.same_shape_op() is None  # not built before the first batch
+            >>> loss.fused_op() is None  # not built before the first batch
             True
             >>> _ = loss(torch.zeros(2, 1), torch.ones(2, 1))
-            >>> op, dtype = loss.same_shape_op()
-            >>> float(op(torch.ones(2, 1), torch.zeros(2, 1))), dtype
-            (1.0, torch.float32)
+            >>> op, dtype, pairing = loss.fused_op()
+            >>> float(op(torch.ones(2, 1), torch.zeros(2, 1))), dtype, pairing
+            (1.0, torch.float32, 'same_shape')
         """
         single = self._single
         if not self.built or self.names is not None or self._weight != 1.0:
             return None
-        op = getattr(single, "_same_shape_op", None)
-        return None if op is None else (op, single._torch_dtype)
+        kernel = getattr(single, "_fused_kernel", None)
+        if kernel is None:
+            return None
+        op, pairing = kernel
+        dtype = single._torch_dtype
+        if pairing == "sparse" and dtype != torch.float32:
+            return None
+        return op, dtype, pairing
 
     def per_output(self, y_true: Any, y_pred: Any, sample_weight: Any) -> list[tuple[str, torch.Tensor]]:
         """The unweighted loss of each output that has one (only for multi-output models)."""
@@ -193,18 +201,18 @@ class CompileMetrics:
         self.metrics = [m for m, _, _ in entries]
         self.built = True
 
-    def same_shape_metrics(self) -> list[Any] | None:
-        """The metrics, when every one takes `update_same_shape` (single output); else None.
+    def fused_metrics(self, pairing: str) -> list[Any] | None:
+        """The metrics, when every one takes `update_fused` with this pairing; else None.
 
         Example:
             >>> m = CompileMetrics(["mae"])
             >>> m.update_state(torch.zeros(2, 1), torch.ones(2, 1), None)
-            >>> [x.name for x in m.same_shape_metrics()]
-            ['mae']
+            >>> [x.name for x in m.fused_metrics("same_shape")], m.fused_metrics("sparse")
+            (['mae'], None)
         """
         if not self.built:
             return None
-        if any(index is not None or not getattr(metric, "fuses_same_shape", False)
+        if any(index is not None or getattr(metric, "fused_pairing", None) != pairing
                for metric, index, _ in self._entries):
             return None
         return list(self.metrics)
