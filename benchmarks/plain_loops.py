@@ -236,4 +236,14 @@ def plain_cnn(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu
     return PlainLoop(net, opt, F.cross_entropy, _hits, "accuracy", x, y, batch_size, device)
 
 
-PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {"W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn}
+def plain_softmax(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                  with_torch_optim: bool = False) -> PlainLoop:
+    """W5 by hand: `nn.Linear(784, 10)`, Keras Adam, `F.cross_entropy`, hit count."""
+    net = torch.nn.Linear(784, 10)
+    opt = torch_optimizer("W5", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, F.cross_entropy, _hits, "accuracy", x, y, batch_size, device)
+
+
+PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {
+    "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax,
+}

@@ -98,6 +98,27 @@ def build_mlp(k: ModuleType, **compile_kwargs: Any) -> Any:
     return model
 
 
+def build_softmax(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W5: softmax regression, `Dense(10)` on 784 inputs, Adam, sparse cross-entropy, accuracy.
+
+    The smallest classifier there is: nearly all of its step is the classifier head and
+    the loop around it, which is where a framework's per-step cost shows.
+
+    Example:
+        >>> import kfit
+        >>> build_softmax(kfit).count_params()
+        7850
+    """
+    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10)])
+    model.compile(
+        optimizer=k.optimizers.Adam(),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        **compile_kwargs,
+    )
+    return model
+
+
 CNN_CHANNELS = (16, 32)
 
 
@@ -181,5 +202,7 @@ WORKLOADS: dict[str, Workload] = {
                  rows=60000, quick_rows=6400, goal=1.02),
         Workload("W4", "CNN 28x28: conv16-pool-conv32-pool-dense, Adam", image_data, build_cnn,
                  rows=30080, quick_rows=3200, goal=1.03),
+        Workload("W5", "softmax regression: Dense(10) on 784, Adam, sparse CE + accuracy", mnist_like_data,
+                 build_softmax, rows=60000, quick_rows=12800),
     )
 }
