@@ -842,7 +842,9 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
         averaged = self.reduction in ("sum_over_batch_size", "mean")
         # The train step calls this op directly when its own checks hold (backend/steps.py).
-        self._fused_kernel = _fused_kernel(fn, kwargs) if averaged else None
+        # Not for a subclass that changes `call` or `__call__`: the op would skip its code.
+        own_code = type(self).call is LossFunctionWrapper.call and type(self).__call__ is LossFunctionWrapper.__call__
+        self._fused_kernel = _fused_kernel(fn, kwargs) if averaged and own_code else None
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
         if (

@@ -280,3 +280,28 @@ def test_sparse_target_is_an_int64_vector_of_the_labels(planned_sparse: FusedPat
 )
 def test_sparse_target_refuses_anything_but_integer_labels(planned_sparse: FusedPath, labels: torch.Tensor) -> None:
     assert planned_sparse.target(labels, torch.zeros(4, 3), None) is None
+
+
+def test_subclasses_that_change_the_loss_or_the_metric_update_are_called_on_every_batch() -> None:
+    class DoubledMSE(kfit.losses.MeanSquaredError):
+        def call(self, y_true: Any, y_pred: Any) -> torch.Tensor:
+            return 2.0 * super().call(y_true, y_pred)
+
+    class CountingMAE(kfit.metrics.MeanAbsoluteError):
+        updates = 0
+
+        def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+            CountingMAE.updates += 1
+            super().update_state(y_true, y_pred, sample_weight)
+
+    r = np.random.RandomState(3)
+    x, y = r.rand(ROWS, 3).astype("float32"), r.rand(ROWS).astype("float32")
+    model = dense_model(1, DoubledMSE(), [CountingMAE()])
+    model(torch.zeros(1, 3))
+    start = model.get_weights()
+    history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0).history
+    case = Case(1, None, lambda p, t: 2.0 * ((p - t) ** 2).mean(), lambda r: y, (ABS,))
+    expected, weights = hand_loop(case, start, x, y, epochs=2)
+    np.testing.assert_allclose(history["loss"], [e["loss"] for e in expected], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.get_weights()[0], weights[0], rtol=1e-5, atol=1e-6)
+    assert CountingMAE.updates == 6

@@ -285,8 +285,13 @@ class MeanMetricWrapper(Mean):
 
     @property
     def fused_pairing(self) -> str | None:
-        """The pairing `update_fused` takes (`"same_shape"` or `"sparse"`), or None."""
-        return None if self._fused is None else self._fused[1]
+        """The pairing `update_fused` takes (`"same_shape"` or `"sparse"`), or None.
+
+        None also for a subclass that overrides `update_state`: the train step must call it.
+        """
+        if self._fused is None or type(self).update_state is not MeanMetricWrapper.update_state:
+            return None
+        return self._fused[1]
 
     def update_fused(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
         """Adds an unweighted batch in the form `fused_pairing` names, without any checks.
