@@ -36,8 +36,9 @@ def scalars_to_floats(values: Sequence[torch.Tensor]) -> list[float]:
     """
     if not values:
         return []
-    scalars = [v.detach().reshape(()) for v in values]
-    dtype = scalars[0].dtype
-    if any(s.dtype != dtype for s in scalars):
-        scalars = [s.to(torch.float64) for s in scalars]
-    return to_host(torch.stack(scalars)).astype("float64").tolist()
+    dtype = values[0].dtype
+    if dtype not in (torch.float32, torch.float64) or any(v.dtype != dtype for v in values):
+        # One dtype numpy has, so that `stack` and `numpy()` take them (bfloat16 has none).
+        values = [v.to(torch.float64) for v in values]
+    # numpy's `tolist` widens float32 to Python floats exactly; `to_host` detaches the stack.
+    return to_host(torch.stack([v if v.dim() == 0 else v.reshape(()) for v in values])).tolist()
