@@ -55,6 +55,17 @@ def image_data(rows: int, seed: int = 0) -> Data:
     return rs.rand(rows, 1, 28, 28).astype("float32"), rs.randint(0, 10, rows).astype("int64")
 
 
+def _classifier(k: ModuleType, model: Any, compile_kwargs: dict[str, Any]) -> Any:
+    # W2, W4 and W5 train the same way: Adam, sparse cross-entropy from logits, accuracy.
+    model.compile(
+        optimizer=k.optimizers.Adam(),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        **compile_kwargs,
+    )
+    return model
+
+
 def build_guide_model(k: ModuleType, **compile_kwargs: Any) -> Any:
     """W1, the guide's model: `Dense(1)` on 784 inputs, RMSprop(0.1), MSE loss and MAE metric.
 
@@ -89,13 +100,7 @@ def build_mlp(k: ModuleType, **compile_kwargs: Any) -> Any:
             k.layers.Dense(10),
         ]
     )
-    model.compile(
-        optimizer=k.optimizers.Adam(),
-        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        **compile_kwargs,
-    )
-    return model
+    return _classifier(k, model, compile_kwargs)
 
 
 def build_softmax(k: ModuleType, **compile_kwargs: Any) -> Any:
@@ -110,13 +115,7 @@ def build_softmax(k: ModuleType, **compile_kwargs: Any) -> Any:
         7850
     """
     model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10)])
-    model.compile(
-        optimizer=k.optimizers.Adam(),
-        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        **compile_kwargs,
-    )
-    return model
+    return _classifier(k, model, compile_kwargs)
 
 
 CNN_CHANNELS = (16, 32)
@@ -155,13 +154,7 @@ def build_cnn(k: ModuleType, **compile_kwargs: Any) -> Any:
             k.layers.MaxPooling2D(2, data_format=fmt),
         ]
     model = k.Sequential([k.Input(shape=(1, 28, 28)), *convs, k.layers.Flatten(), k.layers.Dense(10)])
-    model.compile(
-        optimizer=k.optimizers.Adam(),
-        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        **compile_kwargs,
-    )
-    return model
+    return _classifier(k, model, compile_kwargs)
 
 
 @dataclass(frozen=True)
