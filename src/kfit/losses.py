@@ -730,13 +730,25 @@ def _no_options(kwargs: dict[str, Any]) -> bool:
     return not kwargs
 
 
-def _logits_only(kwargs: dict[str, Any]) -> bool:
+def _plain_crossentropy(kwargs: dict[str, Any], from_logits: bool) -> bool:
     return (
-        bool(kwargs.get("from_logits"))
+        bool(kwargs.get("from_logits")) is from_logits
         and not kwargs.get("label_smoothing", 0.0)
         and kwargs.get("axis", -1) == -1
         and set(kwargs) <= {"from_logits", "label_smoothing", "axis"}
     )
+
+
+_bce_native = getattr(torch._C._nn, "binary_cross_entropy", None)
+
+
+def _bce_probabilities_kernel(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    # `binary_crossentropy` on probabilities: clipped to [eps, 1 - eps] first, as Keras does.
+    eps = epsilon()
+    clipped = torch.clamp(y_pred, eps, 1.0 - eps)
+    if _bce_native is None:
+        return tnn.binary_cross_entropy(clipped, y_true)
+    return _bce_native(clipped, y_true, None, _MEAN)
 
 
 def _same_shape_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., torch.Tensor] | None:
@@ -749,7 +761,7 @@ def _same_shape_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callab
         >>> op = _same_shape_kernel(mean_squared_error, {})
         >>> float(op(torch.tensor([[1.0], [3.0]]), torch.zeros(2, 1)))
         5.0
-        >>> _same_shape_kernel(binary_crossentropy, {"from_logits": False}) is None
+        >>> _same_shape_kernel(binary_crossentropy, {"label_smoothing": 0.1}) is None
         True
     """
     if fn is mean_squared_error and _no_options(kwargs):
@@ -758,9 +770,11 @@ def _same_shape_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callab
         return _l1_kernel
     if fn is huber and set(kwargs) <= {"delta"}:
         return _huber_kernel(float(kwargs.get("delta", 1.0)))
-    if fn is binary_crossentropy and _logits_only(kwargs):
+    if fn is binary_crossentropy and _plain_crossentropy(kwargs, from_logits=True):
         return tnn.binary_cross_entropy_with_logits
-    if fn is categorical_crossentropy and _logits_only(kwargs):
+    if fn is binary_crossentropy and _plain_crossentropy(kwargs, from_logits=False):
+        return _bce_probabilities_kernel
+    if fn is categorical_crossentropy and _plain_crossentropy(kwargs, from_logits=True):
         return tnn.cross_entropy
     return None
 

@@ -35,8 +35,8 @@ def general_loss_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return count
 
 
-def dense_model(units: int, loss: Any, metrics: list[Any]) -> kfit.Sequential:
-    model = kfit.Sequential([kfit.Input((3,)), kfit.layers.Dense(units)])
+def dense_model(units: int, loss: Any, metrics: list[Any], activation: str | None = None) -> kfit.Sequential:
+    model = kfit.Sequential([kfit.Input((3,)), kfit.layers.Dense(units, activation=activation)])
     model.compile(optimizer=kfit.optimizers.SGD(learning_rate=LR), loss=loss, metrics=metrics)
     return model
 
@@ -58,6 +58,12 @@ def _sparse_ce(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 ABS = ("mae", lambda p, y: (p - y).abs().mean(-1))
 SQUARED = ("mse", lambda p, y: ((p - y) ** 2).mean(-1))
 HITS = ("accuracy", lambda p, labels: (p.argmax(-1) == labels.reshape(-1)).double())
+ACCURACY = ("accuracy", lambda p, y: ((p > 0.5).double() == y).double().mean(-1))
+
+
+def _bce_probabilities(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    p = p.clamp(1e-7, 1 - 1e-7)
+    return -(y * p.log() + (1 - y) * (1 - p).log()).mean()
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Case:
     hand_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     make_y: Callable[[np.random.RandomState], np.ndarray]
     metrics: tuple[tuple[str, Callable[..., torch.Tensor]], ...] = (ABS, SQUARED)
+    activation: str | None = None
 
     @property
     def sparse(self) -> bool:
@@ -81,6 +88,9 @@ CASES = {
                             lambda r: r.randn(ROWS, 2).astype("float32")),
     "binary crossentropy from logits": Case(2, kfit.losses.BinaryCrossentropy(from_logits=True), _bce_logits,
                                             lambda r: r.randint(0, 2, (ROWS, 2)).astype("float32")),
+    "binary crossentropy on sigmoid probabilities, with accuracy": Case(
+        1, "binary_crossentropy", lambda p, y: _bce_probabilities(p, y),
+        lambda r: r.randint(0, 2, ROWS).astype("float32"), (ACCURACY,), activation="sigmoid"),
     "categorical crossentropy from logits": Case(
         3, kfit.losses.CategoricalCrossentropy(from_logits=True),
         lambda p, y: -(y * torch.log_softmax(p, dim=-1)).sum(-1).mean(),
@@ -99,6 +109,10 @@ def _hand_target(case: Case, y: np.ndarray, units: int) -> torch.Tensor:
     return torch.tensor(y, dtype=torch.float64).reshape(-1, units)
 
 
+def _activate(case: Case, z: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(z) if case.activation == "sigmoid" else z
+
+
 def hand_loop(case: Case, weights: list[np.ndarray], x: np.ndarray, y: np.ndarray,
               epochs: int) -> tuple[list[dict[str, float]], list[np.ndarray]]:
     """SGD on `x @ kernel + bias` with Keras's epoch means (weighted by batch size), in float64."""
@@ -109,7 +123,7 @@ def hand_loop(case: Case, weights: list[np.ndarray], x: np.ndarray, y: np.ndarra
         sums = dict.fromkeys(["loss", *(name for name, _ in case.metrics)], 0.0)
         for start in range(0, ROWS, BATCH):
             xb, yb = xt[start:start + BATCH], yt[start:start + BATCH]
-            pred = xb @ kernel + bias
+            pred = _activate(case, xb @ kernel + bias)
             loss = case.hand_loss(pred, yb)
             kernel.grad = bias.grad = None
             loss.backward()
@@ -128,7 +142,7 @@ def test_fit_and_evaluate_match_a_hand_written_loop(name: str, general_loss_call
     case = CASES[name]
     r = np.random.RandomState(1)
     x, y = r.randn(ROWS, 3).astype("float32"), case.make_y(r)
-    model = dense_model(case.units, case.loss, [metric for metric, _ in case.metrics])
+    model = dense_model(case.units, case.loss, [metric for metric, _ in case.metrics], case.activation)
     model(torch.zeros(1, 3))
     start = model.get_weights()
 
@@ -143,7 +157,7 @@ def test_fit_and_evaluate_match_a_hand_written_loop(name: str, general_loss_call
 
     logs = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
     with torch.no_grad():
-        pred = torch.tensor(x, dtype=torch.float64) @ torch.tensor(weights[0]) + torch.tensor(weights[1])
+        pred = _activate(case, torch.tensor(x, dtype=torch.float64) @ torch.tensor(weights[0]) + torch.tensor(weights[1]))
         yt = _hand_target(case, y, case.units)
         batch_losses = [float(case.hand_loss(pred[s:s + BATCH], yt[s:s + BATCH])) * len(pred[s:s + BATCH])
                         for s in range(0, ROWS, BATCH)]
@@ -176,7 +190,8 @@ GENERAL: dict[str, Callable[[np.ndarray], tuple[Any, dict[str, Any]]]] = {
     "sample weights": lambda y: (dense_model(1, "mse", ["mae"]), {"sample_weight": np.ones(ROWS, "float32")}),
     "a metric without a fused form": lambda y: (dense_model(1, "mse", [_custom_metric]), {}),
     "a loss without a fused form": lambda y: (dense_model(1, "msle", ["mae"]), {}),
-    "bce on probabilities": lambda y: (dense_model(1, "binary_crossentropy", []), {}),
+    "bce with label smoothing": lambda y: (
+        dense_model(1, kfit.losses.BinaryCrossentropy(label_smoothing=0.1), []), {}),
     "loss weights": lambda y: (_weighted(dense_model(1, "mse", [])), {}),
     "two outputs": lambda y: (_multi_output_model(), {"y": [y, y]}),
     "sparse crossentropy with float labels": lambda y: (
@@ -186,7 +201,7 @@ GENERAL: dict[str, Callable[[np.ndarray], tuple[Any, dict[str, Any]]]] = {
         dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True),
                     ["accuracy", kfit.metrics.SparseTopKCategoricalAccuracy(k=2)]),
         {"y": np.floor(y * 3).astype("int64")}),
-    "mse with accuracy": lambda y: (dense_model(1, "mse", ["accuracy"]), {}),
+    "mse with a metric that has no fused form": lambda y: (dense_model(1, "mse", ["mape"]), {}),
 }
 
 

@@ -243,6 +243,12 @@ class BinaryAccuracy(_AccuracyMetric):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
         self._direction = "up"
+        self._fused = (self._hit_count, "same_shape")
+
+    def _hit_count(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        # The sum of `binary_accuracy` over a batch, in one comparison, with the threshold the
+        # general path passes to it.
+        return ((y_pred > self._fn_kwargs["threshold"]).to(y_true.dtype) == y_true).sum()
 
 
 class CategoricalAccuracy(_AccuracyMetric):
