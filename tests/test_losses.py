@@ -490,3 +490,16 @@ def test_fused_kernels_equal_keras_mean_loss(name, kwargs, class_name, data, ext
 )
 def test_no_fused_kernel_where_one_op_would_change_the_result(name, kwargs):
     assert losses._same_shape_kernel(getattr(losses, name), kwargs) is None
+
+
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_fused_sparse_kernels_equal_keras_mean_loss(from_logits):
+    r = rng(3)
+    labels = r.integers(0, 4, N)
+    scores = r.uniform(size=(N, 4)).astype("float32")
+    if not from_logits:
+        scores[0] = [0.0, 1.0, 0.0, 0.0]  # a zero probability: the clip guards the log
+    op, pairing = losses._fused_kernel(losses.sparse_categorical_crossentropy, {"from_logits": from_logits})
+    assert pairing == "sparse"
+    ours = op(to_torch(scores), torch.as_tensor(labels))
+    assert_close(ours, keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)(labels, scores))

@@ -779,8 +779,12 @@ def _same_shape_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callab
     return None
 
 
-def _sparse_kernel(kwargs: dict[str, Any]) -> bool:
-    return bool(kwargs.get("from_logits")) and kwargs.get("ignore_class") is None and kwargs.get("axis", -1) == -1
+def _plain_sparse(kwargs: dict[str, Any]) -> bool:
+    return (
+        kwargs.get("ignore_class") is None
+        and kwargs.get("axis", -1) == -1
+        and set(kwargs) <= {"from_logits", "ignore_class", "axis"}
+    )
 
 
 _cross_entropy_native = getattr(torch._C._nn, "cross_entropy_loss", None)
@@ -793,29 +797,40 @@ def _sparse_cross_entropy(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.T
     return _cross_entropy_native(y_pred, labels, None, _MEAN, -100, 0.0)
 
 
+def _sparse_probabilities(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """`sparse_categorical_crossentropy` on probabilities, averaged: Keras's ops, without checks."""
+    eps = epsilon()
+    log_prob = torch.log(torch.clamp(y_pred / y_pred.sum(dim=1, keepdim=True), eps, 1.0 - eps))
+    return tnn.nll_loss(log_prob, labels)
+
+
 def _fused_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Callable[..., torch.Tensor], str] | None:
     """The unweighted mean loss as one op, with the pairing of `(y_pred, y_true)` it takes.
 
     `"same_shape"`: both of one shape (see `_same_shape_kernel`). `"sparse"`: float32
-    `(batch, classes)` logits and int64 labels of shape `(batch,)`.
+    `(batch, classes)` logits or probabilities and int64 labels of shape `(batch,)`.
 
     Example:
         >>> _fused_kernel(sparse_categorical_crossentropy, {"from_logits": True})[1]
         'sparse'
     """
     if fn is sparse_categorical_crossentropy:
-        return (_sparse_cross_entropy, "sparse") if _sparse_kernel(kwargs) else None
+        if not _plain_sparse(kwargs):
+            return None
+        return (_sparse_cross_entropy if kwargs.get("from_logits") else _sparse_probabilities), "sparse"
     op = _same_shape_kernel(fn, kwargs)
     return None if op is None else (op, "same_shape")
 
 
-def _fused_sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor | None:
+def _fused_sparse_categorical_crossentropy(
+    op: Callable[..., torch.Tensor], y_true: torch.Tensor, y_pred: torch.Tensor
+) -> torch.Tensor | None:
     if y_pred.dim() != 2 or y_pred.dtype != torch.float32:
         return None
     labels = y_true.reshape(-1) if y_true.dim() == 2 and y_true.shape[-1] == 1 else y_true
     if labels.dim() != 1 or labels.shape[0] != y_pred.shape[0]:
         return None
-    return _sparse_cross_entropy(y_pred, labels.long())
+    return op(y_pred, labels.long())
 
 
 class LossFunctionWrapper(Loss):
@@ -878,7 +893,7 @@ class LossFunctionWrapper(Loss):
             return None
         op, pairing = self._fused_kernel
         if pairing == "sparse":
-            return _fused_sparse_categorical_crossentropy(y_true, y_pred)
+            return _fused_sparse_categorical_crossentropy(op, y_true, y_pred)
         if op is tnn.cross_entropy and y_pred.dim() != 2:
             return None
         if y_true.dtype != y_pred.dtype or y_true.device != y_pred.device:

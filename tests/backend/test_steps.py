@@ -97,6 +97,10 @@ CASES = {
         lambda r: np.eye(3, dtype="float32")[r.randint(0, 3, ROWS)]),
     "sparse crossentropy, int64 labels": Case(4, kfit.losses.SparseCategoricalCrossentropy(from_logits=True),
                                               _sparse_ce, lambda r: r.randint(0, 4, ROWS), (HITS,)),
+    "sparse crossentropy on softmax probabilities": Case(
+        4, "sparse_categorical_crossentropy",
+        lambda p, labels: -torch.log(p.clamp(1e-7, 1 - 1e-7)).gather(1, labels.reshape(-1, 1)).mean(),
+        lambda r: r.randint(0, 4, ROWS), (HITS,), activation="softmax"),
     "sparse crossentropy, uint8 (batch, 1) labels": Case(
         4, kfit.losses.SparseCategoricalCrossentropy(from_logits=True), _sparse_ce,
         lambda r: r.randint(0, 4, (ROWS, 1)).astype("uint8"), (HITS,)),
@@ -110,6 +114,8 @@ def _hand_target(case: Case, y: np.ndarray, units: int) -> torch.Tensor:
 
 
 def _activate(case: Case, z: torch.Tensor) -> torch.Tensor:
+    if case.activation == "softmax":
+        return torch.softmax(z, dim=-1)
     return torch.sigmoid(z) if case.activation == "sigmoid" else z
 
 
