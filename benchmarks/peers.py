@@ -97,9 +97,16 @@ class _PoutyneRunner:
             # Poutyne's "mse" compares shapes as they are: give it (batch,) predictions.
             net = torch.nn.Sequential(net, torch.nn.Flatten(0))
             self.model = poutyne.Model(net, torch_optimizer(key, net.parameters()), "mse", batch_metrics=["l1"])
-        else:
+        elif key in ("W2", "W4", "W5"):
             self.model = poutyne.Model(net, torch_optimizer(key, net.parameters()), "cross_entropy",
                                        batch_metrics=["accuracy"])
+        else:
+            # Probabilities out of the network: the plain loop's loss, and its hit count as a mean.
+            def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+                return parts.metric_fn(pred, target) / len(target)
+
+            self.model = poutyne.Model(net, torch_optimizer(key, net.parameters()), parts.loss_fn,
+                                       batch_metrics=[accuracy])
         self.x, self.y, self.batch_size = x, y, batch_size
 
     def epoch(self) -> dict[str, float]:

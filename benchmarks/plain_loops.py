@@ -244,6 +244,38 @@ def plain_softmax(x: Any, y: Any, batch_size: int, device: str | torch.device = 
     return PlainLoop(net, opt, F.cross_entropy, _hits, "accuracy", x, y, batch_size, device)
 
 
+EPSILON = 1e-7  # Keras's fuzz factor, which its cross-entropies on probabilities clip by
+
+
+def _bce_probabilities(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy(p.squeeze(1).clamp(EPSILON, 1 - EPSILON), y)
+
+
+def _binary_hits(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return ((p.squeeze(1) > 0.5).to(y.dtype) == y).sum()
+
+
+def _sparse_ce_probabilities(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.nll_loss(torch.log(torch.clamp(p / p.sum(1, keepdim=True), EPSILON, 1 - EPSILON)), y)
+
+
+def plain_binary(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                 with_torch_optim: bool = False) -> PlainLoop:
+    """W6 by hand: `nn.Linear(784, 1)` and a sigmoid, Keras Adam, clipped BCE, hit count."""
+    net = torch.nn.Sequential(torch.nn.Linear(784, 1), torch.nn.Sigmoid())
+    opt = torch_optimizer("W6", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, _bce_probabilities, _binary_hits, "accuracy", x, y, batch_size, device)
+
+
+def plain_softmax_probabilities(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                                with_torch_optim: bool = False) -> PlainLoop:
+    """W7 by hand: `nn.Linear(784, 10)` and a softmax, Keras Adam, clipped NLL, hit count."""
+    net = torch.nn.Sequential(torch.nn.Linear(784, 10), torch.nn.Softmax(dim=1))
+    opt = torch_optimizer("W7", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, _sparse_ce_probabilities, _hits, "accuracy", x, y, batch_size, device)
+
+
 PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {
-    "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax,
+    "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax, "W6": plain_binary,
+    "W7": plain_softmax_probabilities,
 }

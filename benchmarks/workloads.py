@@ -43,6 +43,18 @@ def mnist_like_data(rows: int, seed: int = 0) -> Data:
     return rs.rand(rows, 784).astype("float32"), rs.randint(0, 10, rows).astype("int64")
 
 
+def binary_data(rows: int, seed: int = 0) -> Data:
+    """Flat MNIST-shaped inputs with 0/1 float labels (for binary cross-entropy).
+
+    Example:
+        >>> x, y = binary_data(4)
+        >>> sorted(set(y.tolist())) <= [0.0, 1.0], y.dtype
+        (True, dtype('float32'))
+    """
+    rs = np.random.RandomState(seed)
+    return rs.rand(rows, 784).astype("float32"), rs.randint(0, 2, rows).astype("float32")
+
+
 def image_data(rows: int, seed: int = 0) -> Data:
     """28x28 single-channel images, channels first (NCHW, torch's layout), with class labels.
 
@@ -116,6 +128,35 @@ def build_softmax(k: ModuleType, **compile_kwargs: Any) -> Any:
     """
     model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10)])
     return _classifier(k, model, compile_kwargs)
+
+
+def build_binary(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W6: logistic regression, `Dense(1, "sigmoid")` on 784 inputs, Adam, binary cross-entropy on
+    probabilities, accuracy: the binary classifier of the Keras tutorials.
+
+    Example:
+        >>> import kfit
+        >>> build_binary(kfit).count_params()
+        785
+    """
+    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=k.optimizers.Adam(), loss="binary_crossentropy", metrics=["accuracy"], **compile_kwargs)
+    return model
+
+
+def build_softmax_probabilities(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W7: `Dense(10, "softmax")` on 784 inputs, Adam, sparse cross-entropy on probabilities,
+    accuracy: the multi-class classifier of the Keras tutorials.
+
+    Example:
+        >>> import kfit
+        >>> build_softmax_probabilities(kfit).count_params()
+        7850
+    """
+    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=k.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  **compile_kwargs)
+    return model
 
 
 CNN_CHANNELS = (16, 32)
@@ -197,5 +238,9 @@ WORKLOADS: dict[str, Workload] = {
                  rows=30080, quick_rows=3200, goal=1.03),
         Workload("W5", "softmax regression: Dense(10) on 784, Adam, sparse CE + accuracy", mnist_like_data,
                  build_softmax, rows=60000, quick_rows=12800),
+        Workload("W6", "Dense(1, sigmoid) on 784, Adam, BCE on probabilities + accuracy", binary_data,
+                 build_binary, rows=60000, quick_rows=12800),
+        Workload("W7", "Dense(10, softmax) on 784, Adam, sparse CE on probabilities + accuracy", mnist_like_data,
+                 build_softmax_probabilities, rows=60000, quick_rows=12800),
     )
 }
