@@ -11,7 +11,7 @@ one torch op on the batch, either on a target of the output's shape (`mse`, `mae
 cross-entropy from logits) or on integer labels (sparse cross-entropy from logits, accuracy).
 The target is cast and aligned once for all of them and nothing is checked twice; on a small
 model that is about a tenth of the step. Both paths compute the same numbers; the first batch
-of each fit takes the general path, which builds the loss and the metrics.
+after `compile` takes the general path, which builds the loss and the metrics.
 """
 
 from __future__ import annotations
