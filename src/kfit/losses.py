@@ -751,11 +751,20 @@ def _bce_probabilities_kernel(y_pred: torch.Tensor, y_true: torch.Tensor) -> tor
     return _bce_native(clipped, y_true, None, _MEAN)
 
 
+def _cce_probabilities_kernel(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    # `categorical_crossentropy` on probabilities, averaged: Keras's normalise, clip and log.
+    if y_pred.shape[-1] == 1:
+        return categorical_crossentropy(y_true, y_pred).mean()  # which warns, as Keras does
+    eps = epsilon()
+    log_prob = torch.log(torch.clamp(y_pred / y_pred.sum(dim=-1, keepdim=True), eps, 1.0 - eps))
+    return -(y_true * log_prob).sum(dim=-1).mean()
+
+
 def _same_shape_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., torch.Tensor] | None:
     """`fn(**kwargs)` averaged over every element, as one op on `(y_pred, y_true)` of one shape.
 
-    None when no single op computes it. Categorical cross-entropy's op needs 2-D inputs
-    (`(batch, classes)`); the others take any shape.
+    None when no single op computes it. Categorical cross-entropy's op from logits needs 2-D
+    inputs (`(batch, classes)`); the others take any shape.
 
     Example:
         >>> op = _same_shape_kernel(mean_squared_error, {})
@@ -776,6 +785,8 @@ def _same_shape_kernel(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callab
         return _bce_probabilities_kernel
     if fn is categorical_crossentropy and _plain_crossentropy(kwargs, from_logits=True):
         return tnn.cross_entropy
+    if fn is categorical_crossentropy and _plain_crossentropy(kwargs, from_logits=False):
+        return _cce_probabilities_kernel
     return None
 
 

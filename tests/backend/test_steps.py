@@ -58,6 +58,7 @@ def _sparse_ce(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 ABS = ("mae", lambda p, y: (p - y).abs().mean(-1))
 SQUARED = ("mse", lambda p, y: ((p - y) ** 2).mean(-1))
 HITS = ("accuracy", lambda p, labels: (p.argmax(-1) == labels.reshape(-1)).double())
+ONE_HOT_HITS = ("accuracy", lambda p, y: (p.argmax(-1) == y.argmax(-1)).double())
 ACCURACY = ("accuracy", lambda p, y: ((p > 0.5).double() == y).double().mean(-1))
 
 
@@ -95,6 +96,14 @@ CASES = {
         3, kfit.losses.CategoricalCrossentropy(from_logits=True),
         lambda p, y: -(y * torch.log_softmax(p, dim=-1)).sum(-1).mean(),
         lambda r: np.eye(3, dtype="float32")[r.randint(0, 3, ROWS)]),
+    "categorical crossentropy on softmax probabilities, with accuracy": Case(
+        3, "categorical_crossentropy",
+        lambda p, y: -(y * torch.log(p.clamp(1e-7, 1 - 1e-7))).sum(-1).mean(),
+        lambda r: np.eye(3, dtype="float32")[r.randint(0, 3, ROWS)], (ONE_HOT_HITS,), activation="softmax"),
+    "categorical crossentropy from logits, with accuracy": Case(
+        3, kfit.losses.CategoricalCrossentropy(from_logits=True),
+        lambda p, y: -(y * torch.log_softmax(p, dim=-1)).sum(-1).mean(),
+        lambda r: np.eye(3, dtype="float32")[r.randint(0, 3, ROWS)], (ONE_HOT_HITS,)),
     "sparse crossentropy, int64 labels": Case(4, kfit.losses.SparseCategoricalCrossentropy(from_logits=True),
                                               _sparse_ce, lambda r: r.randint(0, 4, ROWS), (HITS,)),
     "sparse crossentropy on softmax probabilities": Case(

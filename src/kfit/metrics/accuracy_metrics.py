@@ -243,7 +243,7 @@ class BinaryAccuracy(_AccuracyMetric):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
         self._direction = "up"
-        self._fused = (self._hit_count, "same_shape")
+        self._fused = (self._hit_count, "same_shape", True)
 
     def _hit_count(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         # The sum of `binary_accuracy` over a batch, in one comparison, with the threshold the
@@ -265,6 +265,7 @@ class CategoricalAccuracy(_AccuracyMetric):
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
         self._direction = "up"
+        self._fused = (_one_hot_hits, "same_shape", False)
 
 
 class SparseCategoricalAccuracy(_AccuracyMetric):
@@ -281,12 +282,17 @@ class SparseCategoricalAccuracy(_AccuracyMetric):
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
         self._direction = "up"
-        self._fused = (_hit_count, "sparse")
+        self._fused = (_label_hits, "sparse", False)
 
 
-def _hit_count(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def _label_hits(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     # The sum of `sparse_categorical_accuracy` over a batch of int64 labels, in one comparison.
     return (torch.argmax(y_pred, dim=-1) == labels).sum()
+
+
+def _one_hot_hits(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    # The sum of `categorical_accuracy` over a batch of one-hot rows.
+    return (torch.argmax(y_pred, dim=-1) == torch.argmax(y_true, dim=-1)).sum()
 
 
 class TopKCategoricalAccuracy(_AccuracyMetric):

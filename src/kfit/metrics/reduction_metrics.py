@@ -217,7 +217,9 @@ _FUSED_SUMS: dict[Callable[..., Any], Callable[..., torch.Tensor]] = {
     losses.mean_squared_error: _squared_error_sum,
 }
 
-FusedSum = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], str]
+# (sum over a batch as one op on (y_pred, y_true), pairing, whether that sum is over elements and
+# must be divided by the last axis's length to be the sum of the per-sample values)
+FusedSum = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], str, bool]
 
 
 class MeanMetricWrapper(Mean):
@@ -253,8 +255,7 @@ class MeanMetricWrapper(Mean):
         self._fn = fn
         self._fn_kwargs = kwargs
         same_shape = None if kwargs else _FUSED_SUMS.get(fn)
-        # `(sum of the batch's per-sample values as one op on (y_pred, y_true), pairing)`.
-        self._fused: FusedSum | None = None if same_shape is None else (same_shape, "same_shape")
+        self._fused: FusedSum | None = None if same_shape is None else (same_shape, "same_shape", True)
         if _is_builtin_loss(fn):
             # Loss values are minimised.
             self._direction = "down"
@@ -307,10 +308,10 @@ class MeanMetricWrapper(Mean):
             >>> m.result()
             tensor(1.)
         """
-        fused_sum, pairing = self._fused  # type: ignore[misc]
-        # Same-shape metrics are means over the last axis, so the sum of the per-sample values
+        fused_sum, _, over_elements = self._fused  # type: ignore[misc]
+        # Element-wise metrics are means over the last axis, so the sum of the per-sample values
         # is the element-wise sum divided by its length: one kernel and one in-place add.
-        self.total.add_(fused_sum(y_pred, y_true), alpha=1.0 / y_pred.shape[1] if pairing == "same_shape" else 1.0)
+        self.total.add_(fused_sum(y_pred, y_true), alpha=1.0 / y_pred.shape[1] if over_elements else 1.0)
         self._host_count += y_pred.shape[0]
 
     def get_config(self) -> dict[str, Any]:
