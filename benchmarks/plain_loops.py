@@ -275,7 +275,23 @@ def plain_softmax_probabilities(x: Any, y: Any, batch_size: int, device: str | t
     return PlainLoop(net, opt, _sparse_ce_probabilities, _hits, "accuracy", x, y, batch_size, device)
 
 
+def _cce_probabilities(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return -(y * torch.log(torch.clamp(p / p.sum(1, keepdim=True), EPSILON, 1 - EPSILON))).sum(1).mean()
+
+
+def _one_hot_hits(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (p.argmax(1) == y.argmax(1)).sum()
+
+
+def plain_one_hot(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                  with_torch_optim: bool = False) -> PlainLoop:
+    """W8 by hand: `nn.Linear(784, 10)` and a softmax, Keras Adam, clipped CCE, hit count."""
+    net = torch.nn.Sequential(torch.nn.Linear(784, 10), torch.nn.Softmax(dim=1))
+    opt = torch_optimizer("W8", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, _cce_probabilities, _one_hot_hits, "accuracy", x, y, batch_size, device)
+
+
 PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {
     "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax, "W6": plain_binary,
-    "W7": plain_softmax_probabilities,
+    "W7": plain_softmax_probabilities, "W8": plain_one_hot,
 }

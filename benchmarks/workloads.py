@@ -55,6 +55,18 @@ def binary_data(rows: int, seed: int = 0) -> Data:
     return rs.rand(rows, 784).astype("float32"), rs.randint(0, 2, rows).astype("float32")
 
 
+def one_hot_data(rows: int, seed: int = 0) -> Data:
+    """Flat MNIST-shaped inputs with one-hot float32 labels over 10 classes.
+
+    Example:
+        >>> x, y = one_hot_data(4)
+        >>> y.shape, y.sum(axis=1).tolist()
+        ((4, 10), [1.0, 1.0, 1.0, 1.0])
+    """
+    rs = np.random.RandomState(seed)
+    return rs.rand(rows, 784).astype("float32"), np.eye(10, dtype="float32")[rs.randint(0, 10, rows)]
+
+
 def image_data(rows: int, seed: int = 0) -> Data:
     """28x28 single-channel images, channels first (NCHW, torch's layout), with class labels.
 
@@ -159,6 +171,21 @@ def build_softmax_probabilities(k: ModuleType, **compile_kwargs: Any) -> Any:
     return model
 
 
+def build_one_hot(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W8: `Dense(10, "softmax")` on 784 inputs, Adam, categorical cross-entropy on one-hot
+    targets, accuracy: the `to_categorical` form of the Keras tutorials.
+
+    Example:
+        >>> import kfit
+        >>> build_one_hot(kfit).count_params()
+        7850
+    """
+    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=k.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"],
+                  **compile_kwargs)
+    return model
+
+
 CNN_CHANNELS = (16, 32)
 
 
@@ -242,5 +269,7 @@ WORKLOADS: dict[str, Workload] = {
                  build_binary, rows=60000, quick_rows=12800),
         Workload("W7", "Dense(10, softmax) on 784, Adam, sparse CE on probabilities + accuracy", mnist_like_data,
                  build_softmax_probabilities, rows=60000, quick_rows=12800),
+        Workload("W8", "Dense(10, softmax) on 784, Adam, CCE on one-hot targets + accuracy", one_hot_data,
+                 build_one_hot, rows=60000, quick_rows=12800),
     )
 }
