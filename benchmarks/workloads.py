@@ -156,6 +156,13 @@ def build_binary(k: ModuleType, **compile_kwargs: Any) -> Any:
     return model
 
 
+def _softmax_head(k: ModuleType, loss: str, compile_kwargs: dict[str, Any]) -> Any:
+    # W7 and W8: one model, trained on integer labels or on one-hot targets.
+    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=k.optimizers.Adam(), loss=loss, metrics=["accuracy"], **compile_kwargs)
+    return model
+
+
 def build_softmax_probabilities(k: ModuleType, **compile_kwargs: Any) -> Any:
     """W7: `Dense(10, "softmax")` on 784 inputs, Adam, sparse cross-entropy on probabilities,
     accuracy: the multi-class classifier of the Keras tutorials.
@@ -165,10 +172,7 @@ def build_softmax_probabilities(k: ModuleType, **compile_kwargs: Any) -> Any:
         >>> build_softmax_probabilities(kfit).count_params()
         7850
     """
-    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=k.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  **compile_kwargs)
-    return model
+    return _softmax_head(k, "sparse_categorical_crossentropy", compile_kwargs)
 
 
 def build_one_hot(k: ModuleType, **compile_kwargs: Any) -> Any:
@@ -180,10 +184,7 @@ def build_one_hot(k: ModuleType, **compile_kwargs: Any) -> Any:
         >>> build_one_hot(kfit).count_params()
         7850
     """
-    model = k.Sequential([k.Input(shape=(784,)), k.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=k.optimizers.Adam(), loss="categorical_crossentropy", metrics=["accuracy"],
-                  **compile_kwargs)
-    return model
+    return _softmax_head(k, "categorical_crossentropy", compile_kwargs)
 
 
 CNN_CHANNELS = (16, 32)
