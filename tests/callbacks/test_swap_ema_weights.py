@@ -35,6 +35,16 @@ def _ema(model) -> list[np.ndarray]:
     return [a.detach().cpu().numpy().copy() for a in model.optimizer.ema_weights]
 
 
+def _trained_with_distinct_averages():
+    """Data, a model trained without finalizing, its weights, and moving averages that differ."""
+    x, y = _data()
+    model = _model()
+    _train_steps(model, x, y)
+    trained, ema = _weights(model), _ema(model)
+    assert not np.allclose(trained[0], ema[0])
+    return x, y, model, trained, ema
+
+
 def _train_steps(model, x, y) -> None:
     # train_on_batch, unlike fit, does not finalize: the trained weights stay in the model.
     for start in range(0, len(x), 8):
@@ -149,12 +159,7 @@ def test_swap_on_epoch_lets_later_callbacks_save_ema_weights(tmp_path):
 
 
 def test_swap_on_epoch_puts_trained_weights_back_at_next_epoch_begin():
-    x, y = _data()
-    model = _model()
-    _train_steps(model, x, y)
-    trained = _weights(model)
-    ema = _ema(model)
-    assert not np.allclose(trained[0], ema[0])
+    x, y, model, trained, ema = _trained_with_distinct_averages()
     cb = SwapEMAWeights(swap_on_epoch=True)
     cb.set_model(model)
     cb.on_epoch_end(0)
@@ -187,12 +192,7 @@ def test_early_stop_after_epoch_end_swap_keeps_averages_correct():
 
 
 def test_evaluate_and_predict_use_ema_then_restore_trained_weights():
-    x, y = _data()
-    model = _model()
-    _train_steps(model, x, y)
-    trained = _weights(model)
-    ema = _ema(model)
-    assert not np.allclose(trained[0], ema[0])
+    x, y, model, trained, ema = _trained_with_distinct_averages()
 
     result = model.evaluate(x, y, verbose=0, return_dict=True, callbacks=[SwapEMAWeights()])
     np.testing.assert_allclose(result["mse"], _mse(x, y, ema[0]), rtol=1e-5)

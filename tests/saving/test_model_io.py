@@ -275,25 +275,20 @@ def _damage(path, how):
     elif how == "not a zip":
         path.write_bytes(b"this is not an archive")
     elif how == "missing member":
-        with zipfile.ZipFile(path) as src:
-            members = {n: src.read(n) for n in src.namelist() if n != "config.json"}
-        with zipfile.ZipFile(path, "w") as dst:
-            for name, content in members.items():
-                dst.writestr(name, content)
+        _rewrite_archive(path, drop="config.json")
     elif how == "foreign metadata":
-        with zipfile.ZipFile(path) as src:
-            members = {n: src.read(n) for n in src.namelist()}
-        members["metadata.json"] = b'{"keras_version": "3.15.1"}'
-        with zipfile.ZipFile(path, "w") as dst:
-            for name, content in members.items():
-                dst.writestr(name, content)
+        _rewrite_archive(path, replace={"metadata.json": b'{"keras_version": "3.15.1"}'})
     elif how == "bad json":
-        with zipfile.ZipFile(path) as src:
-            members = {n: src.read(n) for n in src.namelist()}
-        members["config.json"] = b"{not json"
-        with zipfile.ZipFile(path, "w") as dst:
-            for name, content in members.items():
-                dst.writestr(name, content)
+        _rewrite_archive(path, replace={"config.json": b"{not json"})
+
+
+def _rewrite_archive(path, drop=None, replace=None):
+    with zipfile.ZipFile(path) as src:
+        members = {n: src.read(n) for n in src.namelist() if n != drop}
+    members.update(replace or {})
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, content in members.items():
+            dst.writestr(name, content)
 
 
 @pytest.mark.parametrize(
