@@ -23,11 +23,16 @@ EXPECTED = {
     "kfit.callbacks": {"Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
                        "ModelCheckpoint", "BackupAndRestore", "LearningRateScheduler",
                        "ReduceLROnPlateau", "CSVLogger", "TensorBoard", "TerminateOnNaN",
-                       "LambdaCallback", "RemoteMonitor", "SwapEMAWeights"},
+                       "LambdaCallback", "RemoteMonitor", "SwapEMAWeights", "EventFilter", "Every",
+                       "Never"},
     "kfit.backend": {"get_value", "set_value", "floatx", "epsilon"},
     "kfit.datasets": {"mnist"},
     "kfit.utils": {"get_file", "Progbar"},
     "kfit.models": {"Model", "Sequential", "load_model"},
+    "kfit.saving": {"save_model", "load_model", "save_weights", "load_weights",
+                    "register_keras_serializable", "serialize_keras_object",
+                    "deserialize_keras_object", "get_registered_name", "get_registered_object",
+                    "custom_object_scope", "CustomObjectScope"},
 }
 
 

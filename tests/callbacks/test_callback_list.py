@@ -1,11 +1,13 @@
-"""CallbackList: dispatch only to overriders, shared logs, lazy batch logs."""
+"""CallbackList: dispatch only to overriders, shared logs, hook filters applied when indexing."""
 
 from __future__ import annotations
 
 import pytest
 
 import kfit
-from kfit.callbacks import Callback, CallbackList, History, ProgbarLogger
+from kfit.callbacks import Callback, CallbackList, Every, History, Never, ProgbarLogger
+from kfit.callbacks.callback_list import HOOKS
+from kfit.trainers import BatchLogs
 
 
 class EpochEnd(Callback):
@@ -61,39 +63,120 @@ def test_legacy_alias_counts_as_override_and_instance_attributes_count():
     assert plain.ended == {"loss": 1.0}
 
 
-def test_logs_factory_is_called_once_for_all_eager_callbacks():
-    calls = []
+def test_batch_logs_are_shared_and_read_once_by_the_callbacks_that_look():
+    reads = []
 
-    def factory():
-        calls.append(1)
+    def read():
+        reads.append(1)
         return {"loss": 0.5}
 
     got = []
 
     class Reader(Callback):
         def on_train_batch_end(self, batch, logs=None):
-            got.append(logs)
+            got.append(logs["loss"])
 
-    cbs = CallbackList([Reader(), Reader()])
-    cbs.on_train_batch_end(0, factory)
-    assert calls == [1] and got[0] is got[1] and got[0] == {"loss": 0.5}
-
-
-def test_lazy_callbacks_alone_do_not_build_logs():
-    calls = []
-
-    class Lazy(Callback):
-        lazy_batch_logs = True
-
+    class Blind(Callback):
         def on_train_batch_end(self, batch, logs=None):
-            self.logs = logs
+            got.append(batch)
 
-    lazy = Lazy()
-    cbs = CallbackList([lazy])
-    cbs.on_train_batch_end(0, lambda: calls.append(1) or {"loss": 1.0})
-    assert calls == []  # nothing read until the callback asks
-    assert lazy.logs() == {"loss": 1.0} and lazy.logs() == {"loss": 1.0}
-    assert calls == [1]
+    cbs = CallbackList([Blind()])
+    cbs.on_train_batch_end(0, BatchLogs(read))
+    assert reads == [] and got == [0]  # a hook that does not look reads nothing
+    cbs = CallbackList([Reader(), Blind(), Reader()])
+    cbs.on_train_batch_end(1, BatchLogs(read))
+    assert reads == [1] and got == [0, 0.5, 1, 0.5]
+
+
+def test_every_hook_is_one_class_method_and_nothing_shadows_it():
+    class Batch(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    cbs = CallbackList([Batch(), Batch()])
+    assert not set(HOOKS) & set(vars(cbs))  # no per-instance dispatcher
+    for hook in HOOKS:
+        assert getattr(type(cbs), hook) is not getattr(Callback, hook)
+
+
+# ------------------------------------------------------------------ hook filters
+class Sparse(Callback):
+    def __init__(self, filters):
+        super().__init__()
+        self.filters, self.calls = filters, []
+
+    def hook_filters(self):
+        return self.filters
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls.append(batch)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.calls.append(("test", batch))
+
+
+def test_a_hook_filtered_never_is_not_dispatched():
+    never = Sparse({"on_train_batch_end": Never()})
+    cbs = CallbackList([never])
+    assert not cbs.dispatches("on_train_batch_end") and cbs.dispatches("on_test_batch_end")
+    cbs.on_train_batch_end(0, {})
+    assert never.calls == []
+    # Another callback that overrides the hook is still called.
+    other = Sparse({})
+    cbs = CallbackList([never, other])
+    cbs.on_train_batch_end(0, {})
+    assert cbs.dispatches("on_train_batch_end") and never.calls == [] and other.calls == [0]
+
+
+def test_every_counts_from_zero_again_when_each_run_begins():
+    sparse = Sparse({"on_train_batch_end": Every(3), "on_test_batch_end": Every(2)})
+    cbs = CallbackList([sparse])
+    cbs.on_train_begin()
+    for batch in range(4):
+        cbs.on_train_batch_end(batch, {})
+    cbs.on_test_begin()
+    for batch in range(3):
+        cbs.on_test_batch_end(batch, {})
+    cbs.on_test_begin()  # validation runs again: its count restarts, the train count does not
+    cbs.on_test_batch_end(0, {})
+    cbs.on_train_batch_end(4, {})
+    cbs.on_train_begin()  # a new fit with the same CallbackList
+    for batch in range(3):
+        cbs.on_train_batch_end(batch, {})
+    assert sparse.calls == [2, ("test", 1), 2]
+
+
+def test_filters_are_read_when_indexing_so_append_rereads_them():
+    sparse = Sparse({"on_train_batch_end": Never()})
+    cbs = CallbackList([sparse])
+    sparse.filters = {}
+    assert not cbs.dispatches("on_train_batch_end")
+    cbs.append(Callback())
+    assert cbs.dispatches("on_train_batch_end")
+
+
+def test_filters_apply_only_to_hooks_the_callback_overrides():
+    cbs = CallbackList([Sparse({"on_epoch_end": Never(), "on_predict_batch_end": Every(2)})])
+    assert not cbs.dispatches("on_epoch_end") and not cbs.dispatches("on_predict_batch_end")
+
+
+@pytest.mark.parametrize(
+    "filters, error, match",
+    [
+        ([("on_train_batch_end", Never())], TypeError, r"Sparse.hook_filters\(\)` to return a dict.*of type list"),
+        ({"on_batch_end": Never()}, ValueError, r"Received: 'on_batch_end' \(of type str\)\. Use 'on_train_batch_end'"),
+        ({"on_train_batch_ends": Never()}, ValueError, r"hook names\. Received: 'on_train_batch_ends'.*one of"),
+        ({"on_train_batch_end": 100}, TypeError, r"\['on_train_batch_end'\]` to be a `kfit.callbacks.EventFilter`. Received: 100 \(of type int\)\. Use Every\(n\)"),
+        ({"on_epoch_end": Every(2)}, ValueError, r"on a batch hook.*Received: hook='on_epoch_end'"),
+    ],
+)
+def test_invalid_hook_filters_raise_when_indexing(filters, error, match):
+    class Epoch(Sparse):
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+    with pytest.raises(error, match=match):
+        CallbackList([Epoch(filters)] if "on_epoch_end" in filters else [Sparse(filters)])
 
 
 def test_add_history_and_progbar_respect_given_instances():

@@ -7,6 +7,7 @@ import torch
 
 import kfit
 from kfit.callbacks import CallbackList, ModelCheckpoint
+from kfit.trainers import BatchLogs
 
 X = np.random.RandomState(0).rand(40, 4).astype("float32")
 Y = np.random.RandomState(1).rand(40, 1).astype("float32")
@@ -249,26 +250,47 @@ def test_batch_level_saves_format_with_running_logs(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(f"{seen[i]:.4f}.weights.h5" for i in (4, 9))
 
 
-def test_batch_logs_are_read_only_when_saving():
-    model = _model()
-    calls = []
+def test_batch_logs_are_read_only_when_saving(tmp_path):
+    reads = []
 
-    def factory():
-        calls.append(1)
+    def read():
+        reads.append(1)
         return {"loss": 0.5}
 
-    cb = ModelCheckpoint("unused/{epoch}.weights.h5", save_freq=3, save_weights_only=True)
-    cb._save_model = lambda epoch, batch, logs: calls.append(("save", batch, logs))
-    callbacks = CallbackList([cb], model=model)
+    cb = ModelCheckpoint(str(tmp_path / "b{batch}-{loss}.weights.h5"), save_freq=3, save_weights_only=True)
+    callbacks = CallbackList([cb], model=_model())
+    callbacks.on_train_begin()
+    callbacks.on_epoch_begin(0)
     for batch in range(7):
-        callbacks.on_train_batch_end(batch, factory)
-    assert calls == [1, ("save", 2, {"loss": 0.5}), 1, ("save", 5, {"loss": 0.5})]
+        callbacks.on_train_batch_end(batch, BatchLogs(read))
+    assert len(reads) == 2  # batches 2 and 5, the saved ones
+    assert sorted(os.listdir(tmp_path)) == ["b3-0.5.weights.h5", "b6-0.5.weights.h5"]
 
 
 def test_epoch_level_checkpoint_adds_no_batch_hook():
     cb = ModelCheckpoint("m.keras")
     assert not CallbackList([cb]).dispatches("on_train_batch_end")
     assert CallbackList([ModelCheckpoint("m.keras", save_freq=2)]).dispatches("on_train_batch_end")
+
+
+def test_save_freq_set_after_construction_applies_at_the_next_fit(tmp_path):
+    cb = ModelCheckpoint(str(tmp_path / "{epoch}-{batch}.weights.h5"), save_weights_only=True)
+    cb.save_freq = 5  # the filters are read when fit builds its CallbackList
+    _fit(_model(), [cb], epochs=2, validation=False)
+    assert sorted(os.listdir(tmp_path)) == ["1-5.weights.h5", "2-5.weights.h5"]
+
+
+def test_batch_count_starts_afresh_with_each_fit(tmp_path):
+    # 5 batches per epoch, save_freq=3: a one-epoch fit saves after its 3rd batch and leaves 2
+    # batches counted. The next fit counts from 0, so it saves after its 3rd batch, not its 1st.
+    cb = ModelCheckpoint(str(tmp_path / "f{epoch}-{batch}.weights.h5"), save_freq=3, save_weights_only=True)
+    model = _model()
+    _fit(model, [cb], epochs=1, validation=False)
+    assert sorted(os.listdir(tmp_path)) == ["f1-3.weights.h5"]
+    for name in os.listdir(tmp_path):
+        os.remove(tmp_path / name)
+    _fit(model, [cb], epochs=1, validation=False)
+    assert sorted(os.listdir(tmp_path)) == ["f1-3.weights.h5"]
 
 
 # ------------------------------------------------------------------ what is saved

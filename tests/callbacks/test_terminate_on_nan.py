@@ -12,6 +12,7 @@ import torch
 
 import kfit
 from kfit.callbacks import TerminateOnNaN
+from kfit.trainers import BatchLogs
 
 
 class CountBatches(kfit.callbacks.Callback):
@@ -164,16 +165,22 @@ def test_no_conversion_per_step(host_reads):
     assert host_reads["n"] == 2
 
 
-def test_batch_logs_already_on_the_host_are_checked_directly(capsys):
+def test_the_batch_hook_checks_the_device_total_and_never_reads_the_logs(capsys):
+    def read():
+        raise AssertionError("the batch logs were read")
+
     callback = TerminateOnNaN()
-    callback.set_model(one_unit_model())
-    callback.on_train_batch_end(3, {"loss": 0.5})
-    assert not callback.model.stop_training
-    callback.on_train_batch_end(4, {"loss": float("nan")})
-    assert callback.model.stop_training
+    model = one_unit_model()
+    callback.set_model(model)
+    callback.on_train_begin()
+    tracker = model.metrics[0]
+    tracker.update_state(torch.tensor(0.5), sample_weight=4)
+    callback.on_train_batch_end(3, BatchLogs(read))
+    assert not model.stop_training
+    tracker.update_state(torch.tensor(float("nan")), sample_weight=4)
+    callback.on_train_batch_end(4, BatchLogs(read))
+    assert model.stop_training
     assert "Batch 4: Invalid loss" in capsys.readouterr().out
-    with pytest.raises(RuntimeError, match="at batch 7"):
-        TerminateOnNaN(raise_error=True).on_train_batch_end(7, {"loss": float("inf")})
 
 
 class LaggingEvent:

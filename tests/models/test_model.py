@@ -52,6 +52,44 @@ def test_to_device_is_remembered():
     assert model._resolve_device() == torch.device("cpu")
 
 
+@pytest.mark.parametrize(
+    "move",
+    [
+        lambda m: m.to("meta"),
+        lambda m: m.to(torch.device("meta")),
+        lambda m: m.to(device="meta", dtype=torch.float64),
+        lambda m: m.to("meta", torch.float64),
+        lambda m: m.to(torch.empty(1, device="meta")),
+        lambda m: m.to(tensor=torch.empty(1, device="meta")),
+    ],
+    ids=["str", "device", "device_keyword", "str_and_dtype", "tensor", "tensor_keyword"],
+)
+def test_to_remembers_the_device_in_every_form_module_to_accepts(move):
+    # "meta" differs from the default device on every machine, so only `to` can have chosen it.
+    model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+    assert move(model) is model
+    assert model.layers[0].kernel.device.type == "meta"
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._resolve_device() == torch.device("meta")
+
+
+def test_to_a_dtype_changes_the_weights_but_not_the_device():
+    model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)]).to("meta")
+    model.to(torch.float64)
+    model.to(dtype=torch.float64)
+    assert model.layers[0].kernel.dtype == torch.float64
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._resolve_device() == torch.device("meta")
+
+
+def test_to_float64_model_still_trains():
+    model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)]).to(torch.float64).to("cpu")
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 2), "float64"), np.ones((4, 1), "float64")
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_save_and_load_weights_round_trip(tmp_path):
     model = kfit.Sequential([kfit.layers.Dense(3, input_dim=2), kfit.layers.Dense(1)])
     for ext in (".safetensors", ".weights.h5"):

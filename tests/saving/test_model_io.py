@@ -389,3 +389,109 @@ def test_cuda_model_saves_and_resumes_on_cuda(tmp_path):
         for slot in slots.values()
     )
     _assert_same_weights(model, loaded, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- the registry
+@kfit.saving.register_keras_serializable("test_model_io")
+class RegisteredScale(Scale):
+    pass
+
+
+@kfit.saving.register_keras_serializable("test_model_io")
+class RegisteredTwoLayer(TwoLayer):
+    pass
+
+
+@kfit.saving.register_keras_serializable("test_model_io")
+def registered_loss(y_true, y_pred):
+    return torch.mean(torch.abs(y_true - y_pred), dim=-1)
+
+
+def _config_json(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json"))
+
+
+def _header(record):
+    return record["module"], record["class_name"], record["registered_name"]
+
+
+def test_config_records_every_class_as_serialize_keras_object_does(tmp_path):
+    model = kfit.Sequential([kfit.layers.Dense(3, input_dim=4), Scale(2.0), RegisteredScale()])
+    model.compile(optimizer="sgd", loss=registered_loss, metrics=[kfit.metrics.MeanSquaredError()])
+    save_model(model, tmp_path / "m.keras")
+    config = _config_json(tmp_path / "m.keras")
+    assert _header(config) == ("keras", "Sequential", None)
+    assert [_header(layer) for layer in config["config"]["layers"]] == [
+        ("keras.layers", "Dense", None),
+        (__name__, "Scale", "Scale"),
+        (__name__, "RegisteredScale", "test_model_io>RegisteredScale"),
+    ]
+    assert config["compile_config"]["loss"]["config"] == "test_model_io>registered_loss"
+    assert _header(config["compile_config"]["metrics"][0]) == ("keras.metrics", "MeanSquaredError", None)
+
+
+def test_registered_classes_and_functions_load_without_custom_objects(tmp_path):
+    torch.manual_seed(0)
+    stack = kfit.Sequential([kfit.layers.Dense(3, input_dim=4), RegisteredScale(factor=2.0)])
+    stack.compile(optimizer="sgd", loss=registered_loss)
+    _fit(stack, 1)
+    save_model(stack, tmp_path / "stack.keras")
+    loaded = load_model(tmp_path / "stack.keras")
+    assert type(loaded.layers[1]) is RegisteredScale and loaded.layers[1].factor == 2.0
+    assert loaded._compile_loss.spec is registered_loss
+    _assert_same_weights(stack, loaded)
+
+    subclassed = RegisteredTwoLayer()
+    subclassed(torch.ones(2, 4))
+    save_model(subclassed, tmp_path / "two.keras")
+    assert type(load_model(tmp_path / "two.keras")) is RegisteredTwoLayer
+
+
+def test_custom_object_scope_stands_in_for_custom_objects(tmp_path):
+    model = kfit.Sequential([kfit.layers.Dense(3, input_dim=4), Scale(factor=2.0)])
+    model.compile(optimizer="sgd", loss=custom_loss)
+    save_model(model, tmp_path / "m.keras")
+    with kfit.saving.custom_object_scope({"Scale": Scale, "custom_loss": custom_loss}):
+        loaded = load_model(tmp_path / "m.keras")
+    assert type(loaded.layers[1]) is Scale and loaded._compile_loss.spec is custom_loss
+    # The two are combined: each supplies what the other lacks.
+    with kfit.saving.custom_object_scope({"Scale": Scale}):
+        loaded = load_model(tmp_path / "m.keras", custom_objects={"custom_loss": custom_loss})
+    assert loaded._compile_loss.spec is custom_loss
+
+
+def _previous_format(config):
+    """config.json as kfit wrote it before records had `registered_name` (its v0.1 layout)."""
+
+    def bare(record):
+        if isinstance(record, dict) and "class_name" in record:
+            return {"class_name": record["class_name"], "config": record["config"]}
+        return [bare(r) for r in record] if isinstance(record, list) else record
+
+    old = {"module": "kfit.models.sequential", "class_name": config["class_name"],
+           "config": {**config["config"], "layers": bare(config["config"]["layers"])},
+           "build_config": config["build_config"], "compile_config": dict(config["compile_config"])}
+    for key in ("loss", "metrics", "weighted_metrics"):
+        old["compile_config"][key] = bare(config["compile_config"][key])
+    return old
+
+
+def test_archives_in_the_previous_layout_still_load(tmp_path):
+    path = tmp_path / "old.keras"
+    torch.manual_seed(0)
+    model = kfit.Sequential([kfit.layers.Dense(3, input_dim=4), Scale(factor=2.0)], name="old")
+    model.compile(optimizer="adam", loss=kfit.losses.Huber(delta=2.0),
+                  metrics=[kfit.metrics.MeanSquaredError(name="err"), custom_loss])
+    _fit(model, 1)
+    save_model(model, path)
+    old = _previous_format(_config_json(path))
+    assert old["config"]["layers"][1] == {"class_name": "Scale", "config": model.layers[1].get_config()}
+    assert old["compile_config"]["metrics"][1] == {"class_name": "function", "config": "custom_loss"}
+    _rewrite_archive(path, replace={"config.json": json.dumps(old).encode()})
+
+    loaded = load_model(path, custom_objects={"Scale": Scale, "custom_loss": custom_loss})
+    assert loaded.name == "old" and loaded.layers[1].factor == 2.0
+    assert loaded._compile_loss.spec.get_config()["delta"] == 2.0
+    _assert_same_weights(model, loaded)
+    assert _fit(loaded, 1).history == _fit(model, 1).history

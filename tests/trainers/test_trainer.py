@@ -230,13 +230,13 @@ def test_steps_per_epoch_runs_exact_batches_and_continues(guide_data):
     seen_rows = []
     model = kfit.Sequential([kfit.layers.Dense(1, input_dim=784)])
     model.compile(optimizer=kfit.optimizers.SGD(0.0), loss="mse")
-    original = model._step("train")
+    original = model._step_function("train")
 
     def spy(batch):
         seen_rows.append(batch[0][:, 0].clone())
         return original(batch)
 
-    model._steps["train"] = spy
+    model._step_functions["train"] = spy
     rec = Recorder()
     model.fit(x, y, batch_size=64, steps_per_epoch=5, epochs=5, shuffle=False, verbose=0, callbacks=[rec])
     counts = []
@@ -260,13 +260,13 @@ def test_validation_split_takes_last_rows_and_shuffles_only_training():
     model.compile(optimizer=kfit.optimizers.SGD(0.0), loss="mse")
     seen = {"train": [], "test": []}
     for kind in ("train", "test"):
-        original = model._step(kind)
+        original = model._step_function(kind)
 
         def spy(batch, kind=kind, original=original):
             seen[kind].append(batch[0][:, 0].tolist())
             return original(batch)
 
-        model._steps[kind] = spy
+        model._step_functions[kind] = spy
     model.fit(x, y, batch_size=2, epochs=3, validation_split=0.25, shuffle=True, verbose=0)
     train_epochs = [sum(seen["train"][i:i + 4], []) for i in range(0, 12, 4)]
     assert all(sorted(e) == [0, 1, 2, 3, 4, 5, 6] for e in train_epochs)

@@ -1,4 +1,4 @@
-"""Tests for kfit.utils.Progbar: exact text, throttling, lazy values, terminal vs. log output."""
+"""Tests for kfit.utils.Progbar: exact text, throttling, values read on redraw, terminal vs. log output."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from kfit.trainers import BatchLogs
 from kfit.utils import Progbar
 from kfit.utils.progbar import _format_duration
 
@@ -123,32 +124,46 @@ def test_tty_throttles_redraws_to_interval() -> None:
     assert drawn_steps == [*range(1, 100, 4), 100]
 
 
-def test_callable_values_are_only_read_on_redraw() -> None:
+def test_mapping_values_are_only_read_on_redraw() -> None:
     clock, out = FakeClock(), FakeTTY()
     calls: list[int] = []
 
-    def read_logs() -> list[tuple[str, float]]:
+    def read_logs() -> dict[str, float]:
         calls.append(bar._seen_so_far)
-        return [("loss", 0.5)]
+        return {"loss": 0.5}
 
     bar = Progbar(10, file=out, interval=1.0, clock=clock)
     for step in range(1, 11):
         clock.advance(0.3)
-        bar.update(step, read_logs)
+        bar.update(step, BatchLogs(read_logs))
     # Draws at step 1 (first), at step 5 (1.2 s after the draw at step 1), at step 9, and at
     # step 10 (final).
     assert calls == [1, 5, 9, 10]
     assert "loss: 0.5000" in out.getvalue()
 
 
-def test_callable_values_not_called_without_a_terminal_until_finalize() -> None:
+def test_mapping_values_not_read_without_a_terminal_until_finalize() -> None:
     clock, out = FakeClock(), io.StringIO()
     calls = []
     bar = Progbar(10, file=out, clock=clock)
     for step in range(1, 11):
         clock.advance(1.0)
-        bar.update(step, lambda: calls.append(step) or [("loss", 2.0)])
+        bar.update(step, BatchLogs(lambda step=step: calls.append(step) or {"loss": 2.0}))
     assert calls == [10]
+    assert out.getvalue().endswith(" - loss: 2.0000\n")
+
+
+def test_unread_mapping_is_superseded_by_later_values() -> None:
+    clock, out = FakeClock(), io.StringIO()
+
+    def stale() -> dict[str, float]:
+        raise AssertionError("values superseded before a redraw were read")
+
+    bar = Progbar(3, file=out, clock=clock)
+    bar.update(1, BatchLogs(stale))
+    bar.update(2, [("loss", 1.0), ("acc", 0.5)])  # pairs are stored at once
+    bar.update(3, BatchLogs(lambda: {"loss": 3.0}))
+    assert out.getvalue().endswith(" - loss: 3.0000 - acc: 0.5000\n")  # "acc" keeps its value
 
 
 def test_values_are_displayed_as_given_not_averaged() -> None:

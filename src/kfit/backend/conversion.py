@@ -7,12 +7,13 @@ each call is a sync that drains the device queue).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["to_host", "scalars_to_floats"]
+__all__ = ["pythonify_logs", "scalars_to_floats", "to_host"]
 
 
 def to_host(value: torch.Tensor) -> np.ndarray:
@@ -42,3 +43,30 @@ def scalars_to_floats(values: Sequence[torch.Tensor]) -> list[float]:
         values = [v.to(torch.float64) for v in values]
     # numpy's `tolist` widens float32 to Python floats exactly; `to_host` detaches the stack.
     return to_host(torch.stack([v if v.dim() == 0 else v.reshape(()) for v in values])).tolist()
+
+
+def pythonify_logs(logs: Mapping[str, Any]) -> dict[str, Any]:
+    """Logs as callbacks see them: nested dicts flattened, 0-d tensors as floats, keys sorted.
+
+    Every 0-d tensor is read in one batched transfer (`scalars_to_floats`); other values
+    (floats, arrays, strings) pass through. A `train_step` may return `{"loss": t,
+    "compile_metrics": {"mae": t2}}`, as Keras's guide does; this gives `{"loss", "mae"}`.
+
+    Example:
+        >>> pythonify_logs({"loss": torch.tensor(0.5), "more": {"mae": torch.tensor(2.0)}, "lr": 0.1})
+        {'loss': 0.5, 'lr': 0.1, 'mae': 2.0}
+    """
+    flat: dict[str, Any] = {}
+    _flatten_into(flat, logs)
+    names = [k for k, v in flat.items() if isinstance(v, torch.Tensor) and v.numel() == 1]
+    for name, value in zip(names, scalars_to_floats([flat[n] for n in names])):
+        flat[name] = value
+    return dict(sorted(flat.items()))
+
+
+def _flatten_into(flat: dict[str, Any], logs: Mapping[str, Any]) -> None:
+    for key, value in logs.items():
+        if isinstance(value, Mapping):
+            _flatten_into(flat, value)
+        else:
+            flat[key] = value

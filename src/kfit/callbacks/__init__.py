@@ -1,10 +1,11 @@
-"""Callbacks: `Callback`, `CallbackList`, and the built-in ones."""
+"""Callbacks: `Callback`, `CallbackList`, the event filters (`Every`, `Never`), and the built-in ones."""
 
 from kfit.callbacks.backup_and_restore import BackupAndRestore
 from kfit.callbacks.callback import Callback
 from kfit.callbacks.callback_list import CallbackList
 from kfit.callbacks.csv_logger import CSVLogger
 from kfit.callbacks.early_stopping import EarlyStopping
+from kfit.callbacks.event_filters import EventFilter, Every, Never
 from kfit.callbacks.history import History
 from kfit.callbacks.lambda_callback import LambdaCallback
 from kfit.callbacks.learning_rate_scheduler import LearningRateScheduler
@@ -22,10 +23,13 @@ __all__ = [
     "Callback",
     "CallbackList",
     "EarlyStopping",
+    "EventFilter",
+    "Every",
     "History",
     "LambdaCallback",
     "LearningRateScheduler",
     "ModelCheckpoint",
+    "Never",
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "RemoteMonitor",

@@ -7,9 +7,9 @@ import os
 import warnings
 from typing import Any
 
-
 from kfit.callbacks.callback import Callback
-from kfit.callbacks.model_checkpoint import BatchCounter, check_save_freq
+from kfit.callbacks.event_filters import EventFilter, Every, Never
+from kfit.callbacks.model_checkpoint import check_save_freq
 from kfit.saving.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["BackupAndRestore"]
@@ -108,18 +108,16 @@ class BackupAndRestore(Callback):
         self._latest_path = os.path.join(self.backup_dir, _LATEST)
         self._previous_path = os.path.join(self.backup_dir, _PREVIOUS)
         self._current_epoch = 0
-        self._batches = BatchCounter()
-        if self.save_freq != "epoch":
-            # Defined on the instance only when needed, so an epoch-level backup leaves the
-            # batch-end hook undispatched (and the per-batch logs unbuilt).
-            self.on_train_batch_end = self._on_train_batch_end  # type: ignore[method-assign]
 
-    # Resolving batch-end logs would be a device sync; this callback never reads them.
-    lazy_batch_logs = True
+    def hook_filters(self) -> dict[str, EventFilter]:
+        # An epoch-level backup leaves the batch-end hook undispatched (and the batch logs
+        # unbuilt); a batch-level one is called only on the batches it backs up at.
+        if self.save_freq == "epoch":
+            return {"on_train_batch_end": Never()}
+        return {"on_train_batch_end": Every(self.save_freq)}  # type: ignore[arg-type]
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._current_epoch = 0
-        self._batches = BatchCounter()
         state = self._restore()
         if state is not None:
             # fit reads this right after on_train_begin, for this run only, and clears it.
@@ -152,12 +150,11 @@ class BackupAndRestore(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
-        self._batches.new_epoch()
 
-    def _on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        if self._batches.due(batch, self.save_freq):  # type: ignore[arg-type]
-            # Resumption restarts this epoch; "batch" records how far it had got.
-            self._save({"epoch": self._current_epoch, "batch": batch + 1})
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        # Resumption restarts this epoch; "batch" records how far it had got. The logs are not
+        # read (reading them is a device sync).
+        self._save({"epoch": self._current_epoch, "batch": batch + 1})
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.save_freq == "epoch":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kfit.callbacks.event_filters import EventFilter
+
 __all__ = ["Callback"]
 
 Logs = dict[str, Any]
@@ -15,6 +17,10 @@ class Callback:
     `CallbackList` works out once which hooks a callback overrides and never calls the others,
     so an empty hook is free. Hooks receive `logs`, a dict (never None). Epoch and batch indices
     are 0-based; `batch` restarts at 0 every epoch.
+
+    The batch-end logs are a `kfit.trainers.BatchLogs`: a dict that reads the values from the
+    device on its first access. A batch hook that does not look at `logs` costs no device sync;
+    one that keeps them for later should copy them (`dict(logs)`) in the hook.
 
     Attributes:
         params: `{"verbose": ..., "epochs": ..., "steps": ...}` for the running call.
@@ -41,6 +47,21 @@ class Callback:
 
     `on_batch_begin`/`on_batch_end` are legacy names for the train batch hooks: the default
     `on_train_batch_*` forwards to them, so overriding either works.
+
+    To have a hook called only every N batches, or not at all, declare it in `hook_filters()`
+    (as Ignite declares `Events.ITERATION_COMPLETED(every=N)` when a handler is registered)
+    rather than counting in the hook or replacing it in `__init__`:
+
+    | `hook_filters()` returns | `CallbackList` |
+    |---|---|
+    | `{}` (the default) | calls every hook the class overrides, every time |
+    | `{"on_train_batch_end": Every(100)}` | calls it once every 100 batches, counted across epochs (as Keras counts `save_freq`) |
+    | `{"on_train_batch_end": Never()}` | never calls it; if nobody else overrides it, the trainer does not build the batch logs |
+
+    The filters are read when `CallbackList` indexes its callbacks (once per `fit` unless a
+    `CallbackList` is passed in), so they may depend on the instance's settings, such as
+    `ModelCheckpoint`'s `save_freq`. A hook called directly (`cb.on_train_batch_end(...)`)
+    is not filtered.
 
     Example:
         >>> import kfit
@@ -76,6 +97,28 @@ class Callback:
     @model.setter
     def model(self, value: Any) -> None:
         self._model = value
+
+    def hook_filters(self) -> dict[str, EventFilter]:
+        """The hooks `CallbackList` should call less often than every time: `{hook: filter}`.
+
+        Keys are hook names (`"on_train_batch_end"`, ...; not the legacy `on_batch_*`), values
+        `kfit.callbacks.Every(n)`, `kfit.callbacks.Never()` or another `EventFilter`. Read when
+        `CallbackList` indexes the callbacks; the default filters nothing.
+
+        Example:
+            >>> from kfit.callbacks import Callback, CallbackList, Every
+            >>> class Sparse(Callback):
+            ...     def hook_filters(self):
+            ...         return {"on_train_batch_end": Every(2)}
+            ...     def on_train_batch_end(self, batch, logs=None):
+            ...         print("batch", batch)
+            >>> cbs = CallbackList([Sparse()])
+            >>> for batch in range(4):
+            ...     cbs.on_train_batch_end(batch, {})
+            batch 1
+            batch 3
+        """
+        return {}
 
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         """Legacy alias of `on_train_batch_begin`."""

@@ -6,15 +6,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kfit.callbacks.callback import Callback
+from kfit.callbacks.event_filters import EventFilter
 from kfit.callbacks.history import History
 from kfit.callbacks.progbar_logger import ProgbarLogger
 
 __all__ = ["CallbackList", "HOOKS"]
 
 Logs = dict[str, Any]
-# Batch-end logs may arrive as a zero-argument function that builds them: reading metric values
-# is a device sync, so it happens only when a callback that needs the values is dispatched.
-LogsOrFactory = Logs | Callable[[], Logs] | None
 
 HOOKS = (
     "on_train_begin",
@@ -34,6 +32,13 @@ HOOKS = (
 )
 # The default train batch hooks forward to these, so overriding either counts.
 _LEGACY = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+# The batch hooks of each run, by the hook that begins it: their filters are bound afresh there,
+# so a filter's count starts over with every fit, evaluation and predict.
+_RUN_BATCH_HOOKS = {
+    "on_train_begin": ("on_train_batch_begin", "on_train_batch_end"),
+    "on_test_begin": ("on_test_batch_begin", "on_test_batch_end"),
+    "on_predict_begin": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
@@ -47,25 +52,40 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return False
 
 
-class _Memo:
-    """Calls a logs factory at most once, however many callbacks ask."""
-
-    __slots__ = ("_factory", "_logs")
-
-    def __init__(self, factory: Callable[[], Logs]) -> None:
-        self._factory = factory
-        self._logs: Logs | None = None
-
-    def __call__(self) -> Logs:
-        if self._logs is None:
-            self._logs = self._factory()
-        return self._logs
+def _hook_filters(callback: Callback) -> dict[str, EventFilter]:
+    """`callback.hook_filters()`, checked: hook names as keys, `EventFilter`s as values."""
+    filters = callback.hook_filters()
+    owner = f"{type(callback).__name__}.hook_filters()"
+    if not isinstance(filters, dict):
+        raise TypeError(
+            f"Expected `{owner}` to return a dict from hook name to `kfit.callbacks.EventFilter`. "
+            f"Received: {filters!r} (of type {type(filters).__name__}). Return e.g. "
+            '{"on_train_batch_end": Every(100)}, or {} to filter nothing.'
+        )
+    for hook, event_filter in filters.items():
+        if hook not in HOOKS:
+            modern = {legacy: name for name, legacy in _LEGACY.items()}.get(hook)
+            hint = f"Use {modern!r}; {hook!r} is its legacy name." if modern else f"Use one of {HOOKS}."
+            raise ValueError(
+                f"Expected the keys of `{owner}` to be hook names. Received: {hook!r} (of type "
+                f"{type(hook).__name__}). {hint}"
+            )
+        if not isinstance(event_filter, EventFilter):
+            raise TypeError(
+                f"Expected `{owner}[{hook!r}]` to be a `kfit.callbacks.EventFilter`. Received: "
+                f"{event_filter!r} (of type {type(event_filter).__name__}). Use Every(n) to call "
+                "the hook every n batches, or Never() to not call it."
+            )
+    return filters
 
 
 class CallbackList(Callback):
     """A container that calls every callback's hooks in order.
 
-    On construction (and on `append`) it records, per hook, which callbacks override it; a hook
+    On construction (and on `append`) it records, per hook, the bound hooks of the callbacks
+    that override it, with each callback's `hook_filters()` applied: a hook filtered with
+    `Never()` is left out, one filtered with `Every(n)` is wrapped in its counter (made afresh
+    when each fit, evaluation or predict begins). Each hook then loops over its calls; a hook
     that nobody overrides dispatches nothing, and `dispatches(hook)` lets the trainer skip even
     building the logs for it. `History` and `ProgbarLogger` are appended after the user's
     callbacks, so they see keys that earlier callbacks add to the shared logs dict.
@@ -109,27 +129,31 @@ class CallbackList(Callback):
             self.set_params(params)
 
     def _index_hooks(self) -> None:
-        self._targets: dict[str, tuple[Callback, ...]] = {
-            hook: tuple(cb for cb in self.callbacks if _overrides(cb, hook)) for hook in HOOKS
-        }
-        # Bound once here, so a dispatch is a loop of plain calls (no attribute lookups).
-        self._methods: dict[str, tuple[Callable[..., None], ...]] = {
-            hook: tuple(getattr(cb, hook) for cb in targets) for hook, targets in self._targets.items()
-        }
-        # Callbacks that accept a logs factory and resolve it only when they need the values
-        # (the progress bar reads them only when it redraws).
-        self._eager: dict[str, bool] = {
-            hook: any(not getattr(cb, "lazy_batch_logs", False) for cb in self._targets[hook])
-            for hook in HOOKS
-        }
-        # The per-batch hooks run every step: each becomes one closure over its callbacks, set on
-        # the instance, so a dispatch is a single call plus the callbacks' own.
-        for hook in _BATCH_HOOKS:
-            setattr(self, hook, _batch_dispatcher(self._methods[hook], self._eager[hook]))
+        # Per hook, each overriding callback's bound hook and its filter (None: every call).
+        plan: dict[str, list[tuple[Callable[..., None], EventFilter | None]]] = {hook: [] for hook in HOOKS}
+        for cb in self.callbacks:
+            filters = _hook_filters(cb)
+            for hook in HOOKS:
+                if _overrides(cb, hook):
+                    plan[hook].append((getattr(cb, hook), filters.get(hook)))
+        self._plan = plan
+        self._calls: dict[str, tuple[Callable[..., None], ...]] = {}
+        for hook in HOOKS:
+            self._bind(hook)
+
+    def _bind(self, hook: str) -> None:
+        # Bound here, so a dispatch is a loop of plain calls (no lookups on the callbacks).
+        calls = (method if f is None else f.bind(hook, method) for method, f in self._plan[hook])
+        self._calls[hook] = tuple(call for call in calls if call is not None)
+
+    def _begin_run(self, begin: str) -> None:
+        for hook in _RUN_BATCH_HOOKS[begin]:
+            if any(f is not None for _, f in self._plan[hook]):
+                self._bind(hook)
 
     def dispatches(self, hook: str) -> bool:
-        """Whether any callback overrides `hook` (so calling it does something)."""
-        return bool(self._targets[hook])
+        """Whether `hook` calls any callback (one overrides it, and did not filter it `Never()`)."""
+        return bool(self._calls[hook])
 
     def append(self, callback: Callback) -> None:
         self.callbacks.extend(_flatten([callback]))
@@ -158,91 +182,89 @@ class CallbackList(Callback):
     def __len__(self) -> int:
         return len(self.callbacks)
 
-    # Dispatch. Begin/end hooks share one dict per call, so keys that one callback adds are seen
-    # by the ones after it.
-    def _call(self, hook: str, logs: Logs | None) -> None:
-        logs = {} if logs is None else logs
-        for method in self._methods[hook]:
-            method(logs)
-
-    def _call_batch(self, hook: str, batch: int, logs: LogsOrFactory) -> None:
-        methods = self._methods[hook]
-        if not methods:
-            return
-        if logs is None:
-            logs = {}
-        elif callable(logs):
-            logs = logs() if self._eager[hook] else _Memo(logs)
-        for method in methods:
-            method(batch, logs)
-
+    # Dispatch: one method per hook, each a loop over the calls `_bind` made. The callbacks of a
+    # hook share one logs dict, so keys that one adds are seen by the ones after it. The loop is
+    # written out in each hook rather than shared through a helper: a batch hook runs every
+    # step, and one more Python call would cost as much as a callback's own.
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self._call("on_train_begin", logs)
+        self._begin_run("on_train_begin")
+        logs = {} if logs is None else logs
+        for call in self._calls["on_train_begin"]:
+            call(logs)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
-        self._call("on_train_end", logs)
+        logs = {} if logs is None else logs
+        for call in self._calls["on_train_end"]:
+            call(logs)
 
     def on_test_begin(self, logs: Logs | None = None) -> None:
-        self._call("on_test_begin", logs)
+        self._begin_run("on_test_begin")
+        logs = {} if logs is None else logs
+        for call in self._calls["on_test_begin"]:
+            call(logs)
 
     def on_test_end(self, logs: Logs | None = None) -> None:
-        self._call("on_test_end", logs)
+        logs = {} if logs is None else logs
+        for call in self._calls["on_test_end"]:
+            call(logs)
 
     def on_predict_begin(self, logs: Logs | None = None) -> None:
-        self._call("on_predict_begin", logs)
+        self._begin_run("on_predict_begin")
+        logs = {} if logs is None else logs
+        for call in self._calls["on_predict_begin"]:
+            call(logs)
 
     def on_predict_end(self, logs: Logs | None = None) -> None:
-        self._call("on_predict_end", logs)
+        logs = {} if logs is None else logs
+        for call in self._calls["on_predict_end"]:
+            call(logs)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        self._call_batch("on_epoch_begin", epoch, logs)
+        logs = {} if logs is None else logs
+        for call in self._calls["on_epoch_begin"]:
+            call(epoch, logs)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        self._call_batch("on_epoch_end", epoch, logs)
+        logs = {} if logs is None else logs
+        for call in self._calls["on_epoch_end"]:
+            call(epoch, logs)
 
-    def on_train_batch_begin(self, batch: int, logs: LogsOrFactory = None) -> None:
-        self._call_batch("on_train_batch_begin", batch, logs)
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        for call in self._calls["on_train_batch_begin"]:
+            call(batch, logs)
 
-    def on_train_batch_end(self, batch: int, logs: LogsOrFactory = None) -> None:
-        self._call_batch("on_train_batch_end", batch, logs)
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        for call in self._calls["on_train_batch_end"]:
+            call(batch, logs)
 
-    def on_test_batch_begin(self, batch: int, logs: LogsOrFactory = None) -> None:
-        self._call_batch("on_test_batch_begin", batch, logs)
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        for call in self._calls["on_test_batch_begin"]:
+            call(batch, logs)
 
-    def on_test_batch_end(self, batch: int, logs: LogsOrFactory = None) -> None:
-        self._call_batch("on_test_batch_end", batch, logs)
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        for call in self._calls["on_test_batch_end"]:
+            call(batch, logs)
 
-    def on_predict_batch_begin(self, batch: int, logs: LogsOrFactory = None) -> None:
-        self._call_batch("on_predict_batch_begin", batch, logs)
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        for call in self._calls["on_predict_batch_begin"]:
+            call(batch, logs)
 
-    def on_predict_batch_end(self, batch: int, logs: LogsOrFactory = None) -> None:
-        self._call_batch("on_predict_batch_end", batch, logs)
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        logs = {} if logs is None else logs
+        for call in self._calls["on_predict_batch_end"]:
+            call(batch, logs)
 
     # Legacy aliases route to the train batch hooks, as in Keras.
-    def on_batch_begin(self, batch: int, logs: LogsOrFactory = None) -> None:
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         self.on_train_batch_begin(batch, logs)
 
-    def on_batch_end(self, batch: int, logs: LogsOrFactory = None) -> None:
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self.on_train_batch_end(batch, logs)
-
-
-_BATCH_HOOKS = tuple(h for h in HOOKS if "_batch_" in h)
-
-
-def _batch_dispatcher(
-    methods: tuple[Callable[..., None], ...], eager: bool
-) -> Callable[[int, LogsOrFactory], None]:
-    def dispatch(batch: int, logs: LogsOrFactory = None) -> None:
-        if not methods:
-            return
-        if logs is None:
-            logs = {}
-        elif callable(logs):
-            logs = logs() if eager else _Memo(logs)
-        for method in methods:
-            method(batch, logs)
-
-    return dispatch
 
 
 def _flatten(callbacks: Any) -> list[Callback]:

@@ -123,7 +123,8 @@ class CSVLogger(Callback):
                 keys |= {f"val_{key}" for key in logs}
         elif validates:
             metrics = getattr(self.model, "metrics", None) or []
-            keys |= {f"val_{m.name}" for m in metrics}
+            # The compiled metrics come as one `CompileMetrics`; the logs hold its members.
+            keys |= {f"val_{m.name}" for metric in metrics for m in getattr(metric, "metrics", [metric])}
         return sorted(keys)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from kfit.callbacks.event_filters import EventFilter, Every, Never
 from kfit.callbacks.monitor_callback import MonitorCallback
 
 __all__ = ["ModelCheckpoint"]
@@ -17,34 +18,6 @@ Logs = dict[str, Any]
 
 _MODEL_EXTENSIONS = (".keras",)
 _WEIGHTS_EXTENSIONS = (".weights.h5", ".safetensors")
-
-
-class BatchCounter:
-    """Counts training batches towards an integer `save_freq`, across epoch boundaries.
-
-    Batches are counted by index, so one hook call that covers several batches (with
-    `steps_per_execution`) counts them all.
-
-    Example:
-        >>> counter = BatchCounter()
-        >>> [counter.due(b, every=3) for b in (0, 1, 2, 3)]
-        [False, False, True, False]
-    """
-
-    def __init__(self) -> None:
-        self.since_save = 0
-        self.last_batch = -1
-
-    def new_epoch(self) -> None:
-        self.last_batch = -1
-
-    def due(self, batch: int, every: int) -> bool:
-        self.since_save += batch - self.last_batch
-        self.last_batch = batch
-        if self.since_save < every:
-            return False
-        self.since_save = 0
-        return True
 
 
 def check_save_freq(save_freq: Any, action: str) -> str | int:
@@ -125,9 +98,6 @@ class ModelCheckpoint(MonitorCallback):
         >>> folder.cleanup()
     """
 
-    # Batch-level saves read the logs only when they save, not at every batch.
-    lazy_batch_logs = True
-
     def __init__(
         self,
         filepath: str | os.PathLike[str],
@@ -163,25 +133,22 @@ class ModelCheckpoint(MonitorCallback):
                 + (f" ({_WEIGHTS_EXTENSIONS})." if not self.save_weights_only else ").")
             )
         self._current_epoch = 0
-        self._batches = BatchCounter()
-        if self.save_freq != "epoch":
-            # Defined on the instance only for batch-level saving, so the default epoch-level
-            # checkpoint adds no batch-end dispatch.
-            self.on_train_batch_end = self._on_train_batch_end  # type: ignore[method-assign]
+
+    def hook_filters(self) -> dict[str, EventFilter]:
+        # The default epoch-level checkpoint adds no batch-end dispatch; a batch-level one is
+        # called on the batches it saves at only, so it reads the batch logs only then.
+        if self.save_freq == "epoch":
+            return {"on_train_batch_end": Never()}
+        return {"on_train_batch_end": Every(self.save_freq)}  # type: ignore[arg-type]
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.best = self.initial_value_threshold
-        self._batches = BatchCounter()
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
-        self._batches.new_epoch()
 
-    def _on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        if not self._batches.due(batch, self.save_freq):  # type: ignore[arg-type]
-            return
-        # The logs may come as a function that reads them from the device: called only now.
-        self._save_model(self._current_epoch, batch, logs() if callable(logs) else logs)
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self._save_model(self._current_epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.save_freq == "epoch":

@@ -139,7 +139,8 @@ class MonitorCallback(Callback):
         if name == "loss" or name.endswith("_loss"):
             self.monitor_op = operator.lt
             return
-        metrics = list(getattr(self.model, "metrics", None) or [])
+        # The compiled metrics come as one `CompileMetrics`; its members carry the directions.
+        metrics = [m for metric in getattr(self.model, "metrics", None) or [] for m in getattr(metric, "metrics", [metric])]
         direction = next(
             (getattr(m, "direction", None) for m in metrics if getattr(m, "name", None) == name),
             None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from kfit.callbacks.callback import Callback
@@ -20,8 +20,9 @@ class ProgbarLogger(Callback):
     prints one line per epoch. During `fit`, validation draws no bar of its own: its results
     appear on the epoch's line as `val_` keys.
 
-    It accepts batch logs as a factory and calls it only when the bar redraws (at most every
-    50 ms on a terminal), so the device is synced for display a few times a second, not per step.
+    It hands the batch logs to the bar unread; the bar reads them only when it redraws (at most
+    every 50 ms on a terminal), so the batch logs, a `BatchLogs` that reads the device on first
+    access, cost a sync a few times a second, not per step.
 
     Example:
         >>> import io, contextlib
@@ -37,8 +38,6 @@ class ProgbarLogger(Callback):
         >>> out.getvalue().startswith("2/2 - ")
         True
     """
-
-    lazy_batch_logs = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,23 +64,17 @@ class ProgbarLogger(Callback):
             self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step")
         return self.progbar
 
-    def _batch_update(self, batch: int, logs: Logs | Callable[[], Logs] | None) -> None:
+    def _batch_update(self, batch: int, logs: Mapping[str, Any] | None) -> None:
         self.seen = batch + 1
-        if logs is None:
-            values: Any = None
-        elif callable(logs):
-            factory = logs
-            values = lambda: list(factory().items())  # noqa: E731
-        else:
-            values = list(logs.items())
-        self._bar().update(self.seen, values, finalize=False)
+        self._bar().update(self.seen, logs, finalize=False)
 
     def _finalize(self, logs: Logs | None) -> None:
         if self.target is None:
             # An unknown length is known once the loop has ended.
             self.target = self.seen
             self._bar().target = self.seen
-        self._bar().update(self.target, list((logs or {}).items()), finalize=True)
+        # An empty mapping rather than None: it replaces batch logs the bar still holds unread.
+        self._bar().update(self.target, {} if logs is None else logs, finalize=True)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._in_fit = True
@@ -94,7 +87,7 @@ class ProgbarLogger(Callback):
         if self.verbose and self.epochs > 1:
             print(f"Epoch {epoch + 1}/{self.epochs}")
 
-    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._batch_update(batch, logs)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
@@ -104,7 +97,7 @@ class ProgbarLogger(Callback):
         if not self._in_fit:
             self._reset()
 
-    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if not self._in_fit:
             self._batch_update(batch, logs)
 
@@ -115,7 +108,7 @@ class ProgbarLogger(Callback):
     def on_predict_begin(self, logs: Logs | None = None) -> None:
         self._reset()
 
-    def on_predict_batch_end(self, batch: int, logs: Any = None) -> None:
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._batch_update(batch, None)
 
     def on_predict_end(self, logs: Logs | None = None) -> None:

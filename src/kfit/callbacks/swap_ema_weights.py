@@ -93,7 +93,9 @@ class SwapEMAWeights(Callback):
             return
         params = [p for group in optimizer.param_groups for p in group["params"]]
         self._trained = [p.detach().clone() for p in params]
-        torch._foreach_copy_(params, optimizer.ema_weights)
+        # A swap happens a few times an epoch, so a per-tensor copy costs nothing noticeable.
+        for param, average in zip(params, optimizer.ema_weights, strict=True):
+            param.copy_(average)
         self._params = params
         self._swapped_by = by
 
@@ -101,7 +103,8 @@ class SwapEMAWeights(Callback):
     def _swap_out(self, by: str) -> None:
         if self._trained is None or self._swapped_by != by:
             return
-        torch._foreach_copy_(self._params, self._trained)
+        for param, trained in zip(self._params, self._trained, strict=True):
+            param.copy_(trained)
         self._params, self._trained, self._swapped_by = [], None, ""
 
     def on_train_begin(self, logs: Logs | None = None) -> None:

@@ -21,6 +21,7 @@ import torch
 
 from kfit.backend import conversion
 from kfit.callbacks.callback import Callback
+from kfit.callbacks.event_filters import EventFilter, Never
 
 __all__ = ["TensorBoard"]
 
@@ -147,8 +148,8 @@ class TensorBoard(Callback):
     is created on first use, so `validation/` gets no event file unless validation runs.
 
     Batch logging costs one device->host transfer per written batch and nothing on the others:
-    the batch hooks are installed only when `update_freq` is not `"epoch"` or a profile is
-    requested, and they read the logs only on the batches they write.
+    the batch hooks are filtered out (`hook_filters`) unless `update_freq` is not `"epoch"` or
+    a profile is requested, and they read the logs only on the batches they write.
 
     Args:
         log_dir: the folder to write to.
@@ -205,8 +206,6 @@ class TensorBoard(Callback):
         ['train', 'validation']
     """
 
-    lazy_batch_logs = True
-
     def __init__(
         self,
         log_dir: str | os.PathLike[str] = "logs",
@@ -252,13 +251,17 @@ class TensorBoard(Callback):
         self._graph_input: tuple[Any, ...] | None = None
         self._profiler: torch.profiler.profile | None = None
 
-        # CallbackList dispatches a batch hook only to callbacks that define it, so the batch
-        # hooks exist on this instance only when they have work to do: with the defaults,
-        # TensorBoard adds nothing to a training step.
-        if self.update_freq != "epoch" or self._profile_range is not None:
-            self.on_train_batch_end = self._train_batch_end  # type: ignore[method-assign]
-        if self._profile_range is not None:
-            self.on_train_batch_begin = self._train_batch_begin  # type: ignore[method-assign]
+    def hook_filters(self) -> dict[str, EventFilter]:
+        # With the defaults TensorBoard adds nothing to a training step. The batch-end hook is
+        # not filtered `Every(update_freq)`: it numbers the written batches by counting its calls
+        # (Keras's `batch_*` steps), so it runs after every batch and reads the logs on the
+        # written ones only.
+        filters: dict[str, EventFilter] = {}
+        if self._profile_range is None:
+            filters["on_train_batch_begin"] = Never()
+            if self.update_freq == "epoch":
+                filters["on_train_batch_end"] = Never()
+        return filters
 
     # ------------------------------------------------------------------ writers
     @property
@@ -328,19 +331,20 @@ class TensorBoard(Callback):
         self._window_step = self._global_train_batch
         self._window_time = self._epoch_start_time
 
-    def _train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         upcoming = self._global_train_batch + 1
         if self._profile_range is not None and upcoming == self._profile_range[0]:
             self._start_profiler()
         elif self._profiler is not None:
             self._profiler.step()
 
-    def _train_batch_end(self, batch: int, logs: Any = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._global_train_batch += 1
         step = self._global_train_batch
         if self.update_freq != "epoch" and step % self.update_freq == 0:
-            # Resolving the logs is the device->host transfer; it happens only here.
-            values = logs() if callable(logs) else (logs or {})
+            # Copying the batch logs reads them from the device (a sync): only on written
+            # batches, and before the clock, so that the rate covers the device's work.
+            values = {} if logs is None else dict(logs)
             now = time.perf_counter()
             writer = self._writer("train")
             for name, value in values.items():

@@ -71,8 +71,7 @@ class TerminateOnNaN(Callback):
         first bad batch. On the CPU the check happens right after the bad batch, as in
         Keras. The batches run in between see non-finite weights, so they change nothing
         that was not already lost, but a callback listed before this one may act on them
-        (as it would in Keras within the bad batch itself). When the batch logs are
-        already on the host (another callback reads them), they are checked directly.
+        (as it would in Keras within the bad batch itself).
 
     Example:
         >>> import numpy as np, kfit
@@ -85,9 +84,6 @@ class TerminateOnNaN(Callback):
         >>> history.epoch, bool(np.isfinite(history.history["loss"][0]))
         ([0], False)
     """
-
-    # The batch hook never reads the logs, so it must not force building them every step.
-    lazy_batch_logs = True
 
     def __init__(self, raise_error: bool = False) -> None:
         super().__init__()
@@ -107,14 +103,8 @@ class TerminateOnNaN(Callback):
         tracker = next((m for m in getattr(self.model, "metrics", []) if m.name == "loss"), None)
         self._total = getattr(tracker, "total", None)
 
-    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        if isinstance(logs, dict) and "loss" in logs:
-            # Another callback has already paid for the host copy of the logs.
-            self._recycle_pending()
-            loss = float(logs["loss"])
-            if not math.isfinite(loss):
-                self._terminate(f"batch {batch}", loss)
-            return
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        # `logs` is left untouched: any access to the batch logs reads them from the device.
         total = self._total
         if total is None:
             return

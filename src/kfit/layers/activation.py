@@ -8,10 +8,12 @@ import torch
 
 from kfit import activations
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["Activation"]
 
 
+@register_keras_serializable(package="keras")
 class Activation(Layer):
     """Applies `activation` to its input.
 

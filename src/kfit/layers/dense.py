@@ -7,11 +7,14 @@ from typing import Any
 import torch
 
 from kfit import activations, initializers
+from kfit.backend.variables import Variable
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["Dense"]
 
 
+@register_keras_serializable(package="keras")
 class Dense(Layer):
     """A densely connected layer.
 
@@ -72,9 +75,9 @@ class Dense(Layer):
         # Shape (in, out), strides (1, in): see the class docstring. Optimizer slots and
         # gradients follow a parameter's strides, so the whole update keeps this layout.
         kernel = torch.empty((self.units, self.input_dim), dtype=values.dtype, device=values.device).t()
-        self.kernel = torch.nn.Parameter(kernel.copy_(values))
+        self.kernel = Variable(kernel.copy_(values))
         self.bias = (
-            torch.nn.Parameter(self.bias_initializer((self.units,), dtype=dtype))
+            Variable(self.bias_initializer((self.units,), dtype=dtype))
             if self.use_bias
             else None
         )

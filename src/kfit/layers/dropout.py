@@ -7,10 +7,12 @@ from typing import Any
 import torch
 
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["Dropout"]
 
 
+@register_keras_serializable(package="keras")
 class Dropout(Layer):
     """Sets each input to 0 with probability `rate` during training, scaling the others by
     `1 / (1 - rate)`; it is the identity at inference.

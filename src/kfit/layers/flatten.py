@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["Flatten"]
 
 
+@register_keras_serializable(package="keras")
 class Flatten(Layer):
     """Reshapes `(batch, d1, d2, ...)` to `(batch, d1 * d2 * ...)`.
 

@@ -8,10 +8,12 @@ from typing import Any
 import torch
 
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["InputLayer", "Input"]
 
 
+@register_keras_serializable(package="keras")
 class InputLayer(Layer):
     """Declares the per-sample input shape of a `Sequential` model; it passes inputs through.
 

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import inspect
-import re
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from kfit.backend.variables import Variable
+from kfit.metrics.metric import Metric
+from kfit.saving.object_registration import register_keras_serializable
+from kfit.utils.naming import auto_name
+
 __all__ = ["Layer"]
-
-_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
-
-
-def unique_name(base: str) -> str:
-    """Keras-style automatic names: `dense`, `dense_1`, `dense_2`, ..."""
-    count = _NAME_COUNTS[base]
-    _NAME_COUNTS[base] += 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 def accepts_training(fn: Any) -> bool:
@@ -36,6 +25,7 @@ def accepts_training(fn: Any) -> bool:
     return "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+@register_keras_serializable(package="keras")
 class Layer(torch.nn.Module):
     """Base class of kfit layers: define `build(input_shape)` and `call(inputs)`.
 
@@ -69,7 +59,7 @@ class Layer(torch.nn.Module):
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: "
                 f"{sorted(kwargs)}. Check the spelling against the layer's signature."
             )
-        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.name = name or auto_name(type(self).__name__)
         self.built = False
         self._trainable = trainable
         self._dtype = dtype
@@ -101,7 +91,7 @@ class Layer(torch.nn.Module):
         )
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if self._call_takes_training and "training" not in kwargs:
+        if self._call_takes_training and kwargs.get("training") is None:
             kwargs["training"] = self.training
         return self.call(*args, **kwargs)
 
@@ -121,7 +111,56 @@ class Layer(torch.nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.built:
             self._build_from_input(args[0] if args else next(iter(kwargs.values())))
-        return super().__call__(*args, **kwargs)
+        if "training" not in kwargs:
+            return super().__call__(*args, **kwargs)
+        training = kwargs["training"] if self._call_takes_training else kwargs.pop("training")
+        if training is None or bool(training) == self.training:
+            return super().__call__(*args, **kwargs)
+        # Keras hands `training` down to every nested layer (Dropout inside a block, say); in
+        # torch that is the module mode, so the call runs in that mode and the old one returns.
+        self.train(bool(training))
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            self.train(not training)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Keras tracks what a layer holds: its metrics are listed by `metrics` (and reset by
+        # `fit`), and its variables learn their path.
+        if isinstance(value, Metric):
+            self.__dict__.setdefault("_metric_attributes", {})[name] = value
+        elif isinstance(value, Variable):
+            value.set_path(f"{self.__dict__.get('name', type(self).__name__)}/{name}")
+        super().__setattr__(name, value)
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metrics held as attributes of this layer and of its sublayers.
+
+        Example:
+            >>> import kfit
+            >>> class Counting(Layer):
+            ...     def __init__(self):
+            ...         super().__init__()
+            ...         self.calls = kfit.metrics.Sum(name="calls")
+            ...     def call(self, x):
+            ...         self.calls.update_state(1.0)
+            ...         return x
+            >>> [m.name for m in Counting().metrics]
+            ['calls']
+        """
+        return self._tracked_metrics()
+
+    def _tracked_metrics(self) -> list[Metric]:
+        found = list(self.__dict__.get("_metric_attributes", {}).values())
+        for module in self.children():
+            # A nested model keeps its own metrics, as in Keras: it was compiled on its own.
+            if isinstance(module, Layer) and not module._owns_its_metrics:
+                found.extend(module._tracked_metrics())
+        return found
+
+    # Set by the trainer on models: their metrics are not a containing model's.
+    _owns_its_metrics = False
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         """Output shape for `input_shape`, by running the layer once on zeros of that shape."""

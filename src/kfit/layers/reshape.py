@@ -8,10 +8,12 @@ from typing import Any
 import torch
 
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["Reshape"]
 
 
+@register_keras_serializable(package="keras")
 class Reshape(Layer):
     """Reshapes each sample to `target_shape` (the batch dimension is kept; one -1 is allowed).
 

@@ -8,9 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kfit.losses import (
-    _to_snake_case,
-    _unknown_identifier_error,
+from kfit.losses.functions import (
     binary_crossentropy,
     categorical_crossentropy,
     categorical_hinge,
@@ -51,6 +49,8 @@ from kfit.metrics.regression_metrics import (
     MeanSquaredLogarithmicError,
     RootMeanSquaredError,
 )
+from kfit.utils.errors import received, unknown_identifier_error
+from kfit.utils.naming import get_object_name, to_snake_case
 
 __all__ = [
     "Metric",
@@ -140,7 +140,7 @@ def _loss_metric_table() -> dict[str, Callable[[], MeanMetricWrapper]]:
         ("SquaredHinge", squared_hinge),
         ("CategoricalHinge", categorical_hinge),
     ):
-        snake = _to_snake_case(class_name)
+        snake = to_snake_case(class_name)
         table[class_name] = table[snake] = _loss_metric(fn, snake)
     table["bce"] = table["BCE"] = table["binary_crossentropy"]
     return table
@@ -150,7 +150,7 @@ _LOSS_METRICS = _loss_metric_table()
 
 _ALL_OBJECTS: dict[str, Any] = {
     **{cls.__name__: cls for cls in _CLASSES},
-    **{_to_snake_case(cls.__name__): cls for cls in _CLASSES},
+    **{to_snake_case(cls.__name__): cls for cls in _CLASSES},
     "mse": MeanSquaredError,
     "MSE": MeanSquaredError,
     "mae": MeanAbsoluteError,
@@ -188,13 +188,6 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _metric_function(name: str) -> Callable[..., Any]:
-    """Looks up a metric function by name (used to rebuild a `MeanMetricWrapper`)."""
-    if name not in _FUNCTIONS:
-        raise _unknown_identifier_error("metric", name, _FUNCTIONS)
-    return _FUNCTIONS[name]
-
-
 def serialize(metric: Metric) -> dict[str, Any]:
     """Returns a JSON-friendly description of a metric: its class name and config.
 
@@ -205,24 +198,28 @@ def serialize(metric: Metric) -> dict[str, Any]:
     if not isinstance(metric, Metric):
         raise TypeError(
             "Expected `metric` to be a `kfit.metrics.Metric`. "
-            f"Received: metric={metric!r} (of type {type(metric).__name__}). "
-            "Wrap functions in `MeanMetricWrapper` first."
+            f"{received('metric', metric)} Wrap functions in `MeanMetricWrapper` first."
         )
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 
 def deserialize(
     config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
-) -> Metric:
+) -> Metric | Callable[..., Any]:
     """Rebuilds a metric from a name or from `serialize()` output.
+
+    A dict with `"class_name": "function"` names a metric function (the form in which
+    `MeanMetricWrapper.get_config` stores its `fn`) and gives that function.
 
     Args:
         config: A metric name or a dict with `class_name` and `config`.
-        custom_objects: Extra name -> class mappings for user metrics.
+        custom_objects: Extra name -> class (or function) mappings for user metrics.
 
     Example:
         >>> deserialize(serialize(BinaryAccuracy(threshold=0.7))).threshold
         0.7
+        >>> deserialize({"class_name": "function", "config": "binary_accuracy"}).__name__
+        'binary_accuracy'
     """
     table = {**_ALL_OBJECTS, **(custom_objects or {})}
     if isinstance(config, str):
@@ -230,12 +227,17 @@ def deserialize(
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(
             "Expected `config` to be a metric name or a dict with 'class_name' and 'config'. "
-            f"Received: config={config!r} (of type {type(config).__name__}). "
-            "Pass the output of `kfit.metrics.serialize`."
+            f"{received('config', config)} Pass the output of `kfit.metrics.serialize`."
         )
     class_name = config["class_name"]
+    if class_name == "function":
+        functions = {**_FUNCTIONS, **(custom_objects or {})}
+        name = config.get("config")
+        if name not in functions:
+            raise unknown_identifier_error("metric", name, functions)
+        return functions[name]
     if class_name not in table:
-        raise _unknown_identifier_error("metric", class_name, table)
+        raise unknown_identifier_error("metric", class_name, table)
     return table[class_name].from_config(config.get("config") or {})
 
 
@@ -244,7 +246,7 @@ def _instantiate(name: str, table: dict[str, Any]) -> Metric:
         return table[name]()
     if name in _LOSS_METRICS:
         return _LOSS_METRICS[name]()
-    raise _unknown_identifier_error("metric", name, {**table, **_LOSS_METRICS})
+    raise unknown_identifier_error("metric", name, {**table, **_LOSS_METRICS})
 
 
 def get(identifier: Any) -> Metric | Callable[..., Any] | None:
@@ -273,7 +275,7 @@ def get(identifier: Any) -> Metric | Callable[..., Any] | None:
         return identifier()
     if callable(identifier):
         return identifier
-    raise _unknown_identifier_error("metric", identifier, {**_ALL_OBJECTS, **_LOSS_METRICS})
+    raise unknown_identifier_error("metric", identifier, {**_ALL_OBJECTS, **_LOSS_METRICS})
 
 
 def _shape_kind(y_true: Any, y_pred: Any) -> str:
@@ -285,14 +287,6 @@ def _shape_kind(y_true: Any, y_pred: Any) -> str:
     if len(true_shape) < len(pred_shape) or (true_shape[-1] == 1 and pred_shape[-1] > 1):
         return "sparse"
     return "categorical"
-
-
-def _object_name(obj: Any) -> str:
-    if hasattr(obj, "name"):
-        return obj.name
-    if hasattr(obj, "__name__"):
-        return _to_snake_case(obj.__name__)
-    return _to_snake_case(type(obj).__name__)
 
 
 def resolve_metric(identifier: Any, y_true: Any, y_pred: Any) -> Metric:
@@ -322,8 +316,7 @@ def resolve_metric(identifier: Any, y_true: Any, y_pred: Any) -> Metric:
     if identifier is None:
         raise ValueError(
             "Expected a metric identifier (a name, a `Metric` or a function). "
-            "Received: identifier=None (of type NoneType). Remove the `None` entry from "
-            "`metrics`."
+            f"{received('identifier', None)} Remove the `None` entry from `metrics`."
         )
     if str(identifier).lower() in ("accuracy", "acc"):
         kind = _shape_kind(y_true, y_pred)
@@ -335,7 +328,7 @@ def resolve_metric(identifier: Any, y_true: Any, y_pred: Any) -> Metric:
         metric = cls(name=str(identifier))
     else:
         metric = get(identifier)
-    name = identifier if isinstance(identifier, str) else _object_name(metric)
+    name = identifier if isinstance(identifier, str) else get_object_name(metric)
     if not isinstance(metric, Metric):
         metric = MeanMetricWrapper(metric)
     metric.name = name

@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from kfit.backend.config import floatx
-from kfit.losses import _align_ranks, _as_tensor, _torch_dtype
+from kfit.backend.dtypes import convert_to_tensor, to_torch_dtype
+from kfit.losses.loss import squeeze_or_expand_to_same_rank
 from kfit.metrics.metric import Metric
 from kfit.metrics.reduction_metrics import MeanMetricWrapper
 
@@ -32,7 +33,7 @@ __all__ = [
 
 
 def _matches(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a == b).to(_torch_dtype(floatx()))
+    return (a == b).to(to_torch_dtype(floatx()))
 
 
 def _argmax(x: torch.Tensor) -> torch.Tensor:
@@ -58,9 +59,9 @@ def accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
                 [0.],
                 [1.]])
     """
-    y_pred = _as_tensor(y_pred)
-    y_true = _as_tensor(y_true, y_pred.dtype, y_pred.device)
-    y_true, y_pred = _align_ranks(y_true, y_pred)
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype, y_pred.device)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return _matches(y_true, y_pred)
 
 
@@ -77,9 +78,9 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> torch.T
         tensor([[1.],
                 [0.]])
     """
-    y_pred = _as_tensor(y_pred)
-    y_true = _as_tensor(y_true, device=y_pred.device)
-    y_true, y_pred = _align_ranks(y_true, y_pred)
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, device=y_pred.device)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     return _matches(y_true, (y_pred > threshold).to(y_true.dtype))
 
 
@@ -91,8 +92,8 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
         >>> categorical_accuracy(torch.tensor([[0, 1], [1, 0]]), scores)
         tensor([1., 0.])
     """
-    y_pred = _as_tensor(y_pred)
-    y_true = _argmax(_as_tensor(y_true, device=y_pred.device)).to(y_pred.dtype)
+    y_pred = convert_to_tensor(y_pred)
+    y_true = _argmax(convert_to_tensor(y_true, device=y_pred.device)).to(y_pred.dtype)
     original_shape = y_true.shape
     reshape_matches = False
     if y_true.dim() == y_pred.dim():
@@ -115,8 +116,8 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
         >>> sparse_categorical_accuracy(torch.tensor([[1], [0]]), scores)
         tensor([1., 0.])
     """
-    y_pred = _as_tensor(y_pred)
-    y_true = _as_tensor(y_true, y_pred.dtype, y_pred.device)
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype, y_pred.device)
     original_shape = y_true.shape
     reshape_matches = False
     if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
@@ -139,15 +140,15 @@ def top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5) -> torch.Te
         >>> top_k_categorical_accuracy(torch.tensor([[0, 0, 1]]), scores, k=2)
         tensor([0.])
     """
-    y_pred = _as_tensor(y_pred)
-    y_true = _argmax(_as_tensor(y_true, y_pred.dtype, y_pred.device))
+    y_pred = convert_to_tensor(y_pred)
+    y_true = _argmax(convert_to_tensor(y_true, y_pred.dtype, y_pred.device))
     original_shape = y_true.shape
     if y_pred.dim() > 2:
         y_pred = y_pred.reshape(-1, y_pred.shape[-1])
     reshape_matches = y_true.dim() > 1
     if reshape_matches:
         y_true = y_true.reshape(-1)
-    matches = _in_top_k(y_true, y_pred, k).to(_torch_dtype(floatx()))
+    matches = _in_top_k(y_true, y_pred, k).to(to_torch_dtype(floatx()))
     if reshape_matches:
         matches = matches.reshape(original_shape)
     return matches
@@ -170,8 +171,8 @@ def sparse_top_k_categorical_accuracy(
         >>> sparse_top_k_categorical_accuracy(torch.tensor([2, 0]), scores, k=2)
         tensor([0., 1.])
     """
-    y_pred = _as_tensor(y_pred)
-    y_true = _as_tensor(y_true, y_pred.dtype if from_sorted_ids else torch.int32, y_pred.device)
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype if from_sorted_ids else torch.int32, y_pred.device)
     original_shape = y_true.shape
     if y_pred.dim() > 2:
         y_pred = y_pred.reshape(-1, y_pred.shape[-1])
@@ -183,7 +184,7 @@ def sparse_top_k_categorical_accuracy(
         hits = (y_true.unsqueeze(1) == y_pred[:, :k]).any(dim=1)
     else:
         hits = _in_top_k(y_true, y_pred, k)
-    matches = hits.to(_torch_dtype(floatx()))
+    matches = hits.to(to_torch_dtype(floatx()))
     if reshape_matches:
         matches = matches.reshape(original_shape)
     return matches
@@ -243,12 +244,6 @@ class BinaryAccuracy(_AccuracyMetric):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
         self.threshold = threshold
         self._direction = "up"
-        self._fused = (self._hit_count, "same_shape", True)
-
-    def _hit_count(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-        # The sum of `binary_accuracy` over a batch, in one comparison, with the threshold the
-        # general path passes to it.
-        return ((y_pred > self._fn_kwargs["threshold"]).to(y_true.dtype) == y_true).sum()
 
 
 class CategoricalAccuracy(_AccuracyMetric):
@@ -265,7 +260,6 @@ class CategoricalAccuracy(_AccuracyMetric):
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
         self._direction = "up"
-        self._fused = (_one_hot_hits, "same_shape", False)
 
 
 class SparseCategoricalAccuracy(_AccuracyMetric):
@@ -282,17 +276,6 @@ class SparseCategoricalAccuracy(_AccuracyMetric):
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
         self._direction = "up"
-        self._fused = (_label_hits, "sparse", False)
-
-
-def _label_hits(y_pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # The sum of `sparse_categorical_accuracy` over a batch of int64 labels, in one comparison.
-    return (torch.argmax(y_pred, dim=-1) == labels).sum()
-
-
-def _one_hot_hits(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    # The sum of `categorical_accuracy` over a batch of one-hot rows.
-    return (torch.argmax(y_pred, dim=-1) == torch.argmax(y_true, dim=-1)).sum()
 
 
 class TopKCategoricalAccuracy(_AccuracyMetric):

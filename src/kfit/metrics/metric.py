@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from kfit.backend import torch_compat
 from kfit.backend.config import floatx
-from kfit.losses import _auto_name, _dtype_name, _torch_dtype
+from kfit.backend.dtypes import standardize_dtype, to_torch_dtype
+from kfit.utils.errors import received
+from kfit.utils.naming import auto_name
 
 __all__ = ["Metric", "MetricVariable"]
 
@@ -30,7 +33,7 @@ class MetricVariable(torch.Tensor):
 
     # Like `nn.Parameter`: no `__torch_function__` dispatch, so ops cost what they cost on
     # plain tensors.
-    __torch_function__ = torch._C._disabled_torch_function_impl
+    __torch_function__ = torch_compat.disabled_torch_function
 
     def assign(self, value: Any) -> MetricVariable:
         """Overwrites the value in place (broadcasting `value`)."""
@@ -99,7 +102,7 @@ def _initial_value(initializer: Any, shape: tuple[int, ...], dtype: torch.dtype)
     raise ValueError(
         "Expected `initializer` to be 'zeros', 'ones', a number or a callable "
         "`init(shape, dtype=...)`. "
-        f"Received: initializer={initializer!r} (of type {type(initializer).__name__}). "
+        f"{received('initializer', initializer)} "
         "Pass e.g. initializer='zeros'."
     )
 
@@ -136,9 +139,9 @@ class Metric:
     """
 
     def __init__(self, dtype: Any = None, name: str | None = None) -> None:
-        self.name = name or _auto_name(type(self).__name__)
-        self._dtype = _dtype_name(dtype or floatx())
-        self._torch_dtype = _torch_dtype(self._dtype)
+        self.name = name or auto_name(type(self).__name__)
+        self._dtype = standardize_dtype(dtype or floatx())
+        self._torch_dtype = to_torch_dtype(self._dtype)
         self._device = torch.device("cpu")
         self._variables: list[MetricVariable] = []
         self._variable_names: list[str] = []
@@ -196,7 +199,7 @@ class Metric:
                 f"Received: a `{type(self).__name__}` whose __init__ did not call "
                 "`super().__init__()`. Add that call at the top of your __init__."
             )
-        torch_dtype = _torch_dtype(dtype) if dtype is not None else self._torch_dtype
+        torch_dtype = to_torch_dtype(dtype) if dtype is not None else self._torch_dtype
         value = _initial_value(initializer, tuple(shape), torch_dtype).to(self._device)
         variable = _make_variable(value)
         base = name or "variable"

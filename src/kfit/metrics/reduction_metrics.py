@@ -9,8 +9,13 @@ import numpy as np
 import torch
 
 from kfit import losses
-from kfit.losses import _align_ranks, _apply_mask, _divide_no_nan, _is_builtin_loss
+from kfit.losses.loss import (
+    apply_mask,
+    divide_no_nan,
+    squeeze_or_expand_to_same_rank,
+)
 from kfit.metrics.metric import Metric
+from kfit.utils.errors import received
 
 __all__ = ["Sum", "Mean", "MeanMetricWrapper"]
 
@@ -40,8 +45,8 @@ def _weighted_samplewise(
             np.asarray(sample_weight), dtype=dtype, device=values.device
         )
     if mask is not None:
-        sample_weight = _apply_mask(sample_weight, mask, dtype, "sum")
-    values, sample_weight = _align_ranks(values, sample_weight)
+        sample_weight = apply_mask(sample_weight, mask, dtype, "sum")
+    values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
     weight_ndim = sample_weight.dim()
     if values.dim() > weight_ndim:
         values = _reduce_dims(values, weight_ndim, reduce_fn)
@@ -65,7 +70,8 @@ class _Reduction(Metric):
                 self.to(values.device)
             if values.dtype != self._torch_dtype:
                 values = values.to(self._torch_dtype)
-            return values
+            # A custom train step passes its loss with its graph; the state must not join it.
+            return values.detach() if values.requires_grad else values
         return torch.as_tensor(np.asarray(values), dtype=self._torch_dtype, device=self._device)
 
 
@@ -169,13 +175,27 @@ class Mean(_Reduction):
             >>> m.result()
             tensor(3.)
         """
-        self.total.add_(value, alpha=count)
+        self.add_batch_total(value, count, scale=count)
+
+    def add_batch_total(self, total: torch.Tensor, count: float, scale: float = 1.0) -> None:
+        """Adds `scale * total` to the running total and `count` samples, without any checks.
+
+        `total` must be a 0-d tensor on the state's device: the fast path of the train step
+        passes the sum of a batch's per-sample values (`scale` turns an element sum into it).
+
+        Example:
+            >>> m = Mean()
+            >>> m.add_batch_total(torch.tensor(8.0), 4, scale=0.5)  # 4 samples, values summing to 4
+            >>> m.result()
+            tensor(1.)
+        """
+        self.total.add_(total, alpha=scale)
         self._host_count += count
 
     def result(self) -> torch.Tensor:
         if self._count_on_device:
             count = self.count + self._host_count if self._host_count else self.count
-            return _divide_no_nan(self.total.as_subclass(torch.Tensor), count)
+            return divide_no_nan(self.total.as_subclass(torch.Tensor), count)
         if self._host_count:
             return self.total / self._host_count
         return torch.zeros((), dtype=self._torch_dtype, device=self._device)
@@ -200,26 +220,6 @@ class Mean(_Reduction):
         super().set_state(state)
         self._host_count = 0
         self._count_on_device = True
-
-
-# Element-wise sums whose total, divided by the last axis's length, is the sum of the per-sample
-# values of the mean-over-last-axis metrics (the unweighted fast path of MeanMetricWrapper).
-def _abs_error_sum(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    return torch.dist(y_pred, y_true, 1)  # one kernel for sum(|y_pred - y_true|)
-
-
-def _squared_error_sum(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    return torch.sub(y_pred, y_true).square_().sum()
-
-
-_FUSED_SUMS: dict[Callable[..., Any], Callable[..., torch.Tensor]] = {
-    losses.mean_absolute_error: _abs_error_sum,
-    losses.mean_squared_error: _squared_error_sum,
-}
-
-# (sum over a batch as one op on (y_pred, y_true), pairing, whether that sum is over elements and
-# must be divided by the last axis's length to be the sum of the per-sample values)
-FusedSum = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], str, bool]
 
 
 class MeanMetricWrapper(Mean):
@@ -250,69 +250,23 @@ class MeanMetricWrapper(Mean):
         if not callable(fn):
             raise TypeError(
                 "Expected `fn` to be a callable `fn(y_true, y_pred)` returning per-sample "
-                f"values. Received: fn={fn!r} (of type {type(fn).__name__}). Pass a function."
+                f"values. {received('fn', fn)} Pass a function."
             )
         self._fn = fn
         self._fn_kwargs = kwargs
-        same_shape = None if kwargs else _FUSED_SUMS.get(fn)
-        self._fused: FusedSum | None = None if same_shape is None else (same_shape, "same_shape", True)
-        if _is_builtin_loss(fn):
+        if fn in losses.ALL_OBJECTS or type(fn) in losses.ALL_OBJECTS:
             # Loss values are minimised.
             self._direction = "down"
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Computes `fn` on the batch and adds its values to the running mean."""
-        fused = self._fused
-        if (
-            fused is not None
-            and fused[1] == "same_shape"
-            and sample_weight is None
-            and type(y_pred) is torch.Tensor
-            and isinstance(y_true, torch.Tensor)
-            and y_pred.dim() == 2
-        ):
-            y_pred = self._values(y_pred)
-            y_true, y_pred = losses._prepare_pair(y_true, y_pred)
-            if y_true.shape == y_pred.shape:
-                self.update_fused(y_true, y_pred)
-                return
         mask = getattr(y_pred, "_keras_mask", None)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
         if mask is not None:
             if sample_weight is not None and not isinstance(sample_weight, torch.Tensor):
                 sample_weight = torch.as_tensor(np.asarray(sample_weight), device=mask.device)
-            sample_weight = _apply_mask(sample_weight, mask, self._torch_dtype, "sum")
+            sample_weight = apply_mask(sample_weight, mask, self._torch_dtype, "sum")
         super().update_state(values, sample_weight=sample_weight)
-
-    @property
-    def fused_pairing(self) -> str | None:
-        """The pairing `update_fused` takes (`"same_shape"` or `"sparse"`), or None.
-
-        None also for a subclass that overrides `update_state`: the train step must call it.
-        """
-        if self._fused is None or type(self).update_state is not MeanMetricWrapper.update_state:
-            return None
-        return self._fused[1]
-
-    def update_fused(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
-        """Adds an unweighted batch in the form `fused_pairing` names, without any checks.
-
-        `"same_shape"`: 2-D `y_true` and `y_pred` of one shape, in the state's dtype and on
-        its device. `"sparse"`: int64 labels of shape `(batch,)` and `(batch, classes)`
-        scores. The train step calls this once it has checked all of that.
-
-        Example:
-            >>> from kfit.losses import mean_absolute_error
-            >>> m = MeanMetricWrapper(mean_absolute_error)
-            >>> m.update_fused(torch.zeros(2, 2), torch.tensor([[1.0, 3.0], [0.0, 0.0]]))
-            >>> m.result()
-            tensor(1.)
-        """
-        fused_sum, _, over_elements = self._fused  # type: ignore[misc]
-        # Element-wise metrics are means over the last axis, so the sum of the per-sample values
-        # is the element-wise sum divided by its length: one kernel and one in-place add.
-        self.total.add_(fused_sum(y_pred, y_true), alpha=1.0 / y_pred.shape[1] if over_elements else 1.0)
-        self._host_count += y_pred.shape[0]
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -325,7 +279,7 @@ class MeanMetricWrapper(Mean):
         config = dict(config)
         if isinstance(config.get("fn"), str):
             # Imported here: the package `__init__` imports this module.
-            from kfit.metrics import _metric_function
+            from kfit.metrics import deserialize
 
-            config["fn"] = _metric_function(config["fn"])
+            config["fn"] = deserialize({"class_name": "function", "config": config["fn"]})
         return cls(**config)

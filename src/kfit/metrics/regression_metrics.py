@@ -6,17 +6,15 @@ from typing import Any
 
 import torch
 
-from kfit.losses import (
-    _align_ranks,
-    _as_tensor,
-    _l2_normalize,
-    _prepare_pair,
+from kfit.backend.dtypes import convert_to_tensor
+from kfit.losses.functions import (
     log_cosh,
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_squared_error,
     mean_squared_logarithmic_error,
 )
+from kfit.losses.loss import cast_and_align, l2_normalize, squeeze_or_expand_to_same_rank
 from kfit.metrics.metric import Metric
 from kfit.metrics.reduction_metrics import Mean, MeanMetricWrapper
 
@@ -123,9 +121,9 @@ class RootMeanSquaredError(Mean):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Adds the squared errors of a batch to the running mean."""
-        y_pred = _as_tensor(y_pred, self._torch_dtype)
-        y_true = _as_tensor(y_true, self._torch_dtype, y_pred.device)
-        y_true, y_pred = _align_ranks(y_true, y_pred)
+        y_pred = convert_to_tensor(y_pred, self._torch_dtype)
+        y_true = convert_to_tensor(y_true, self._torch_dtype, y_pred.device)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         super().update_state(torch.square(y_pred - y_true), sample_weight=sample_weight)
 
     def result(self) -> torch.Tensor:
@@ -133,8 +131,8 @@ class RootMeanSquaredError(Mean):
 
 
 def _cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> torch.Tensor:
-    y_true, y_pred = _prepare_pair(y_true, y_pred)
-    return (_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis)).sum(dim=axis)
+    y_true, y_pred = cast_and_align(y_true, y_pred)
+    return (l2_normalize(y_true, axis) * l2_normalize(y_pred, axis)).sum(dim=axis)
 
 
 class CosineSimilarity(MeanMetricWrapper):

@@ -8,11 +8,13 @@ from typing import Any
 import torch
 
 from kfit.layers.layer import Layer
+from kfit.saving.object_registration import register_keras_serializable
 from kfit.trainers.trainer import Trainer
 
 __all__ = ["Model"]
 
 
+@register_keras_serializable(package="keras")
 class Model(Trainer, Layer):
     """A trainable model. Three ways to make one:
 
@@ -85,11 +87,22 @@ class Model(Trainer, Layer):
         return self._declared_input_shape
 
     def to(self, *args: Any, **kwargs: Any) -> Model:
-        """Moves the model like `torch.nn.Module.to`; training then uses that device."""
+        """Moves the model like `torch.nn.Module.to`; training then uses that device.
+
+        Example:
+            >>> import kfit, torch
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+            >>> model.to(torch.float64).layers[0].kernel.dtype
+            torch.float64
+        """
         result = super().to(*args, **kwargs)
-        device, _, _, _ = torch._C._nn._parse_to(*args, **kwargs)
-        if device is not None:
-            self._explicit_device = torch.device(device)
+        # `Module.to` takes the target device first or as `device=`, or a tensor whose device
+        # it copies (first or as `tensor=`); a dtype alone leaves the device as it was.
+        target = args[0] if args else kwargs.get("device", kwargs.get("tensor"))
+        if isinstance(target, torch.Tensor):
+            target = target.device
+        if isinstance(target, (str, int, torch.device)):
+            self._explicit_device = torch.device(target)
             self._device = self._explicit_device
         return result
 

@@ -8,12 +8,15 @@ from typing import Any
 import torch
 
 from kfit.layers.input_layer import InputLayer
-from kfit.layers.layer import Layer, snake_case
+from kfit.layers.layer import Layer
 from kfit.models.model import Model
+from kfit.saving.object_registration import register_keras_serializable
+from kfit.utils.naming import to_snake_case
 
 __all__ = ["Sequential"]
 
 
+@register_keras_serializable(package="keras")
 class Sequential(Model):
     """A stack of layers applied in order; any `torch.nn.Module` can be one of them.
 
@@ -65,8 +68,8 @@ class Sequential(Model):
         # Submodule names count per class within this model (dense, dense_1, ...), as Keras
         # names weight paths, so state_dict keys and weight files match between two instances
         # of the same architecture whatever the layers' display names are.
-        base = snake_case(type(layer).__name__)
-        count = sum(1 for other in self._layers if snake_case(type(other).__name__) == base)
+        base = to_snake_case(type(layer).__name__)
+        count = sum(1 for other in self._layers if to_snake_case(type(other).__name__) == base)
         name = base if count == 0 else f"{base}_{count}"
         if not self._layers and self._declared_input_shape is None and isinstance(layer, Layer):
             self._declared_input_shape = layer._declared_input_shape

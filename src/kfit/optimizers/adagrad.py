@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from kfit.backend import torch_compat
 from kfit.optimizers.optimizer import Optimizer, _check_real, _GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
@@ -90,10 +91,10 @@ class Adagrad(Optimizer):
         step: int,
     ) -> None:
         accumulators = slots["accumulator"]
-        torch._foreach_addcmul_(accumulators, grads, grads)
-        denominators = torch._foreach_add(accumulators, group["epsilon"])
-        torch._foreach_sqrt_(denominators)
-        torch._foreach_addcdiv_(params, grads, denominators, value=-lr)
+        torch_compat.foreach_addcmul_(accumulators, grads, grads)
+        denominators = torch_compat.foreach_add(accumulators, group["epsilon"])
+        torch_compat.foreach_sqrt_(denominators)
+        torch_compat.foreach_addcdiv_(params, grads, denominators, value=-lr)
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, with Keras 3's keys.

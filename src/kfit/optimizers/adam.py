@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from kfit.backend import torch_compat
 from kfit.optimizers.optimizer import Optimizer, _check_bool, _check_real, _GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
@@ -116,22 +117,20 @@ class Adam(Optimizer):
             # The betas are rounded to float32 as Keras stores them.
             b1, b2 = float(np.float32(beta_1)), float(np.float32(beta_2))
             eps = float(real(group["epsilon"]) / np.sqrt(one - real(b2) ** t))
-            steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
-            torch._fused_adam_(
-                params, grads, momentums, velocities, [], steps, amsgrad=False, lr=lr,
-                beta1=b1, beta2=b2, weight_decay=0.0, eps=eps, maximize=False,
+            torch_compat.fused_adam_(
+                params, grads, momentums, velocities, step, lr=lr, beta1=b1, beta2=b2, eps=eps
             )
             return
-        torch._foreach_lerp_(momentums, grads, 1.0 - beta_1)
-        torch._foreach_mul_(velocities, beta_2)
-        torch._foreach_addcmul_(velocities, grads, grads, value=1.0 - beta_2)
+        torch_compat.foreach_lerp_(momentums, grads, 1.0 - beta_1)
+        torch_compat.foreach_mul_(velocities, beta_2)
+        torch_compat.foreach_addcmul_(velocities, grads, grads, value=1.0 - beta_2)
         if group["amsgrad"]:
             velocity_hats = slots["velocity_hat"]
-            torch._foreach_maximum_(velocity_hats, velocities)
+            torch_compat.foreach_maximum_(velocity_hats, velocities)
             velocities = velocity_hats
-        denominators = torch._foreach_sqrt(velocities)
-        torch._foreach_add_(denominators, group["epsilon"])
-        torch._foreach_addcdiv_(params, momentums, denominators, value=-alpha)
+        denominators = torch_compat.foreach_sqrt(velocities)
+        torch_compat.foreach_add_(denominators, group["epsilon"])
+        torch_compat.foreach_addcdiv_(params, momentums, denominators, value=-alpha)
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, with Keras 3's keys.
@@ -159,7 +158,7 @@ def _fused_adam_applies(params: list[torch.Tensor], grads: list[torch.Tensor]) -
     slots so.
     """
     first = params[0]
-    if not hasattr(torch, "_fused_adam_") or first.device.type not in ("cpu", "cuda"):
+    if not torch_compat.fused_adam_available(first.device):
         return False
     return all(
         p.device == first.device and p.dtype == first.dtype and p.is_floating_point()

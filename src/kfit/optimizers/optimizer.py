@@ -5,8 +5,9 @@ and the trainer hands it the model's variables once the model exists. `Optimizer
 the same lifecycle and only then runs `torch.optim.Optimizer.__init__`, so a built optimizer
 is an ordinary torch optimizer (param groups, `state_dict`, torch LR schedulers, step hooks).
 
-Everything that runs per training step is written with the multi-tensor `torch._foreach_*`
-kernels and Python-float hyperparameters, so a step never waits on the device.
+Everything that runs per training step is written with the multi-tensor `foreach_*` ops of
+`kfit.backend.torch_compat` and Python-float hyperparameters, so a step never waits on the
+device.
 """
 
 from __future__ import annotations
@@ -21,17 +22,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.optim.optimizer as _optim
 
+from kfit.backend import torch_compat
 from kfit.backend.conversion import to_host
 from kfit.optimizers import schedules as schedules_module
+from kfit.utils.errors import received
+from kfit.utils.naming import auto_name
 
 __all__ = ["Optimizer", "OptimizerVariable"]
 
-# What `torch.no_grad()` calls on entry and exit (see `Optimizer._update`).
-_set_grad_enabled = torch._C._set_grad_enabled
-
-_NAME_COUNTS: collections.Counter[str] = collections.Counter()
 _HOOK_ATTRS = (
     "_optimizer_step_pre_hooks",
     "_optimizer_step_post_hooks",
@@ -47,24 +46,6 @@ _HOOK_ATTRS = (
 _Work = tuple[
     dict[str, Any], list[torch.Tensor], list[torch.Tensor], dict[str, list[torch.Tensor]], Any
 ]
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _unique_name(class_name: str) -> str:
-    # Same scheme as Keras ("adam", "adam_1", ...) so configs and logs read the same.
-    base = _snake_case(class_name)
-    count = _NAME_COUNTS[base]
-    _NAME_COUNTS[base] += 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def _describe(name: str, value: Any) -> str:
-    return f"Received: {name}={value!r} (of type {type(value).__name__})."
 
 
 def _is_real(value: Any) -> bool:
@@ -89,7 +70,7 @@ def _check_real(
         else:
             expected = "a number"
         raise ValueError(
-            f"Expected `{name}` to be {expected}. {_describe(name, value)} "
+            f"Expected `{name}` to be {expected}. {received(name, value)} "
             f"Pass a Python float such as `{name}={example}`."
         )
     return float(value)
@@ -98,7 +79,7 @@ def _check_real(
 def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(
-            f"Expected `{name}` to be a bool. {_describe(name, value)} "
+            f"Expected `{name}` to be a bool. {received(name, value)} "
             f"Pass `{name}=True` or `{name}=False`."
         )
     return bool(value)
@@ -116,7 +97,7 @@ def _scalar_to_float(name: str, value: Any) -> float:
         return float(value)
     raise ValueError(
         f"Expected `{name}` to be a number (a float, numpy scalar or 0-d tensor). "
-        f"{_describe(name, value)} Pass a float such as `{name}=0.001`."
+        f"{received(name, value)} Pass a float such as `{name}=0.001`."
     )
 
 
@@ -358,7 +339,7 @@ class Optimizer(torch.optim.Optimizer):
     weights. Parameters whose `.grad` is `None` are skipped.
 
     Subclasses implement `_slot_initial_values` (the per-parameter state they need) and
-    `_update_group` (the update rule, with `torch._foreach_*` ops).
+    `_update_group` (the update rule, with `torch_compat.foreach_*` ops).
 
     Args:
         learning_rate: A float, a `kfit.optimizers.schedules.LearningRateSchedule` (evaluated
@@ -426,7 +407,6 @@ class Optimizer(torch.optim.Optimizer):
         self.param_groups: list[dict[str, Any]] = []
         for attr in _HOOK_ATTRS:
             setattr(self, attr, collections.OrderedDict())
-        self._patch_step_function()
 
         self._built = False
         self._cache: list[_GroupCache] | None = None
@@ -441,7 +421,7 @@ class Optimizer(torch.optim.Optimizer):
         self._learning_rate_handle = OptimizerVariable(self, "learning_rate", "float32")
         self._iterations_handle = OptimizerVariable(self, "iterations", "int64")
 
-        self.name = name if name is not None else _unique_name(type(self).__name__)
+        self.name = name if name is not None else auto_name(type(self).__name__)
         self.defaults["lr"] = 0.0
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -474,7 +454,7 @@ class Optimizer(torch.optim.Optimizer):
             ):
                 raise ValueError(
                     "Expected `ema_overwrite_frequency` to be an int >= 1 or None. "
-                    f"{_describe('ema_overwrite_frequency', ema_overwrite_frequency)} "
+                    f"{received('ema_overwrite_frequency', ema_overwrite_frequency)} "
                     "Pass e.g. `ema_overwrite_frequency=100`, or None to never overwrite."
                 )
         self.ema_momentum = ema_momentum
@@ -485,7 +465,7 @@ class Optimizer(torch.optim.Optimizer):
             if loss_scale_factor == 0:
                 raise ValueError(
                     "Expected `loss_scale_factor` to be a non-zero number or None. "
-                    f"{_describe('loss_scale_factor', loss_scale_factor)} Pass e.g. 1024.0."
+                    f"{received('loss_scale_factor', loss_scale_factor)} Pass e.g. 1024.0."
                 )
         self.loss_scale_factor = loss_scale_factor
 
@@ -496,7 +476,7 @@ class Optimizer(torch.optim.Optimizer):
         ):
             raise ValueError(
                 "Expected `gradient_accumulation_steps` to be an int >= 2 or None. "
-                f"{_describe('gradient_accumulation_steps', gradient_accumulation_steps)} "
+                f"{received('gradient_accumulation_steps', gradient_accumulation_steps)} "
                 "Pass e.g. `gradient_accumulation_steps=4`, or None to update every step."
             )
         self.gradient_accumulation_steps = gradient_accumulation_steps
@@ -537,7 +517,7 @@ class Optimizer(torch.optim.Optimizer):
             raise TypeError(
                 "Expected `variables` to be an iterable of parameters (e.g. "
                 "`model.parameters()`), not a single tensor. "
-                f"{_describe('variables', variables)} Wrap it in a list: `build([tensor])`."
+                f"{received('variables', variables)} Wrap it in a list: `build([tensor])`."
             )
         params = list(variables)
         hooks = {attr: getattr(self, attr) for attr in _HOOK_ATTRS}
@@ -717,14 +697,14 @@ class Optimizer(torch.optim.Optimizer):
             raise TypeError(
                 f"{type(self).__name__} was created with a LearningRateSchedule as its "
                 "`learning_rate`, so the learning rate cannot be set to a number. "
-                f"{_describe('learning_rate', value)} Create the optimizer with a float "
+                f"{received('learning_rate', value)} Create the optimizer with a float "
                 "`learning_rate` to make it settable, or assign a new schedule."
             )
         lr = _scalar_to_float("learning_rate", value)
         if lr < 0 or math.isnan(lr):
             raise ValueError(
                 "Expected `learning_rate` to be a non-negative number. "
-                f"{_describe('learning_rate', value)} Pass a positive value such as 0.001."
+                f"{received('learning_rate', value)} Pass a positive value such as 0.001."
             )
         self._learning_rate_schedule = None
         self._set_group_learning_rate(lr)
@@ -803,34 +783,15 @@ class Optimizer(torch.optim.Optimizer):
             for p in group["params"]:
                 p.grad = None
 
+    # torch's step hooks and profiler label, entered only when in use: torch's own wrapper
+    # costs a profiler range on every step (see `torch_compat.hooked_step`).
+    @torch_compat.hooked_step
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
-        """Runs `_update` with torch's optimizer step hooks and profiler label, when present.
-
-        torch wraps `step` in a function that opens a profiler range and walks the hook tables
-        on every call; kfit marks its `step` as already wrapped and does that work only when a
-        hook is registered or a profiler is running.
-        """
-        hooks = _optim._global_optimizer_pre_hooks or self._optimizer_step_pre_hooks
-        post = self._optimizer_step_post_hooks or _optim._global_optimizer_post_hooks
-        if not (hooks or post or torch.autograd.profiler._is_profiler_enabled):
-            return self._update(closure)
-        with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
-            args: tuple[Any, ...] = (self,) if closure is None else (self, closure)
-            kwargs: dict[str, Any] = {}
-            for hook in (*_optim._global_optimizer_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()):
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    args, kwargs = result
-            out = self._update(*args[1:], **kwargs)
-            for hook in (*self._optimizer_step_post_hooks.values(), *_optim._global_optimizer_post_hooks.values()):
-                hook(self, args, kwargs)
-            return out
-
-    # Tells torch.optim.Optimizer.__init__ not to wrap `step` again (see `step`).
-    step.hooked = True  # type: ignore[attr-defined]
-
-    def _update(self, closure: Callable[[], Any] | None = None) -> Any:
         """Applies one update from the parameters' `.grad` and advances `iterations`.
+
+        torch's step hooks (`register_step_pre_hook`, `register_step_post_hook` and the
+        global ones) and its `Optimizer.step#<Class>.step` profiler label apply as on any
+        torch optimizer.
 
         Args:
             closure: Optional torch-style closure that recomputes the loss; its result is
@@ -857,11 +818,11 @@ class Optimizer(torch.optim.Optimizer):
         # The in-place updates of leaf parameters need grad mode off. Switching it directly
         # costs 0.2 us; a `torch.no_grad()` context costs 1.3 us, a tenth of a small step's update.
         enabled = torch.is_grad_enabled()
-        _set_grad_enabled(False)
+        torch_compat.set_grad_enabled(False)
         try:
             self._apply_update()
         finally:
-            _set_grad_enabled(enabled)
+            torch_compat.set_grad_enabled(enabled)
         return loss
 
     def _apply_update(self) -> None:
@@ -894,18 +855,18 @@ class Optimizer(torch.optim.Optimizer):
 
         if self.loss_scale_factor is not None:
             scale = self.loss_scale_factor
-            work = [(g, p, torch._foreach_div(gr, scale), s, m) for g, p, gr, s, m in work]
+            work = [(g, p, torch_compat.foreach_div(gr, scale), s, m) for g, p, gr, s, m in work]
 
         apply_update = True
         steps = self.gradient_accumulation_steps
         if steps:
             apply_update = (self._iterations + 1) % steps == 0
             for _, _, grads, slots, _ in work:
-                torch._foreach_add_(slots["gradient_accumulator"], grads)
+                torch_compat.foreach_add_(slots["gradient_accumulator"], grads)
             if apply_update:
                 # The accumulators now hold the sum; their mean is this step's gradient.
                 for _, _, _, slots, _ in work:
-                    torch._foreach_div_(slots["gradient_accumulator"], steps)
+                    torch_compat.foreach_div_(slots["gradient_accumulator"], steps)
                 work = [(g, p, s["gradient_accumulator"], s, m) for g, p, _, s, m in work]
 
         if apply_update:
@@ -917,11 +878,11 @@ class Optimizer(torch.optim.Optimizer):
                 if weight_decay:
                     decayed = params if mask is None else [p for p, m in zip(params, mask) if m]
                     if decayed:
-                        torch._foreach_mul_(decayed, 1.0 - weight_decay * lr)
+                        torch_compat.foreach_mul_(decayed, 1.0 - weight_decay * lr)
                 self._update_group(group, params, grads, slots, lr, step_number)
             if steps:
                 for _, _, _, slots, _ in work:
-                    torch._foreach_zero_(slots["gradient_accumulator"])
+                    torch_compat.foreach_zero_(slots["gradient_accumulator"])
 
         if self._ema_lists is not None:
             self._update_ema()
@@ -931,23 +892,23 @@ class Optimizer(torch.optim.Optimizer):
         if self.clipnorm and self.clipnorm > 0:
             clipped = []
             for group, params, grads, slots, mask in work:
-                factors = torch._foreach_maximum(torch._foreach_norm(grads), self.clipnorm)
-                torch._foreach_reciprocal_(factors)
-                torch._foreach_mul_(factors, self.clipnorm)
-                clipped.append((group, params, torch._foreach_mul(grads, factors), slots, mask))
+                factors = torch_compat.foreach_maximum(torch_compat.foreach_norm(grads), self.clipnorm)
+                torch_compat.foreach_reciprocal_(factors)
+                torch_compat.foreach_mul_(factors, self.clipnorm)
+                clipped.append((group, params, torch_compat.foreach_mul(grads, factors), slots, mask))
             return clipped
         if self.global_clipnorm and self.global_clipnorm > 0:
-            norms = [n for _, _, grads, _, _ in work for n in torch._foreach_norm(grads)]
+            norms = [n for _, _, grads, _, _ in work for n in torch_compat.foreach_norm(grads)]
             total = torch.linalg.vector_norm(torch.stack(norms))
             # (total - total) turns the scale into NaN when the norm is inf/NaN, as Keras does.
             scale = total.reciprocal().clamp(max=1.0 / self.global_clipnorm)
             scale = scale * self.global_clipnorm + (total - total)
-            return [(g, p, torch._foreach_mul(gr, scale), s, m) for g, p, gr, s, m in work]
+            return [(g, p, torch_compat.foreach_mul(gr, scale), s, m) for g, p, gr, s, m in work]
         if self.clipvalue and self.clipvalue > 0:
             clipped = []
             for group, params, grads, slots, mask in work:
-                new_grads = torch._foreach_clamp_min(grads, -self.clipvalue)
-                torch._foreach_clamp_max_(new_grads, self.clipvalue)
+                new_grads = torch_compat.foreach_clamp_min(grads, -self.clipvalue)
+                torch_compat.foreach_clamp_max_(new_grads, self.clipvalue)
                 clipped.append((group, params, new_grads, slots, mask))
             return clipped
         return work
@@ -957,10 +918,10 @@ class Optimizer(torch.optim.Optimizer):
         iterations = self._read_variable("iterations")
         # On the first iteration the average starts from the weights themselves.
         momentum = self.ema_momentum if iterations != 0 else 0.0
-        torch._foreach_lerp_(averages, params, 1.0 - momentum)
+        torch_compat.foreach_lerp_(averages, params, 1.0 - momentum)
         frequency = self.ema_overwrite_frequency
         if frequency and (iterations + 1) % frequency == 0:
-            torch._foreach_copy_(params, averages)
+            torch_compat.foreach_copy_(params, averages)
 
     # ------------------------------------------------------------------ Keras entry points
     def apply(
@@ -1077,7 +1038,7 @@ class Optimizer(torch.optim.Optimizer):
         if not self.use_ema:
             raise ValueError(
                 f"{action} needs an optimizer created with `use_ema=True`. "
-                f"{_describe('use_ema', self.use_ema)} Create it with e.g. "
+                f"{received('use_ema', self.use_ema)} Create it with e.g. "
                 f"`{type(self).__name__}(use_ema=True)`."
             )
         self._require_built(action)
@@ -1102,8 +1063,8 @@ class Optimizer(torch.optim.Optimizer):
         self._ensure_cache()
         params, averages = self._ema_lists  # type: ignore[misc]
         saved = [p.detach().clone() for p in params]
-        torch._foreach_copy_(params, averages)
-        torch._foreach_copy_(averages, saved)
+        torch_compat.foreach_copy_(params, averages)
+        torch_compat.foreach_copy_(averages, saved)
 
     @torch.no_grad()
     def finalize_variable_values(self, variables: Sequence[torch.Tensor] | None = None) -> None:
@@ -1136,7 +1097,7 @@ class Optimizer(torch.optim.Optimizer):
                 f"Expected {len(averages)} variables (those the optimizer was built with). "
                 f"Received: {len(targets)} variables. Pass the same parameters, in order."
             )
-        torch._foreach_copy_(targets, averages)
+        torch_compat.foreach_copy_(targets, averages)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

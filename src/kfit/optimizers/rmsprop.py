@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from kfit.backend import torch_compat
 from kfit.optimizers.optimizer import Optimizer, _check_bool, _check_real, _GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
@@ -105,22 +106,22 @@ class RMSprop(Optimizer):
     ) -> None:
         rho = group["rho"]
         velocities = slots["velocity"]
-        torch._foreach_mul_(velocities, rho)
-        torch._foreach_addcmul_(velocities, grads, grads, value=1.0 - rho)
-        denominators = torch._foreach_add(velocities, group["epsilon"])
+        torch_compat.foreach_mul_(velocities, rho)
+        torch_compat.foreach_addcmul_(velocities, grads, grads, value=1.0 - rho)
+        denominators = torch_compat.foreach_add(velocities, group["epsilon"])
         if group["centered"]:
             averages = slots["average_gradient"]
-            torch._foreach_lerp_(averages, grads, 1.0 - rho)
-            torch._foreach_addcmul_(denominators, averages, averages, value=-1.0)
-        torch._foreach_sqrt_(denominators)
+            torch_compat.foreach_lerp_(averages, grads, 1.0 - rho)
+            torch_compat.foreach_addcmul_(denominators, averages, averages, value=-1.0)
+        torch_compat.foreach_sqrt_(denominators)
         momentum = group["momentum"]
         if momentum > 0:
             momentums = slots["momentum"]
-            torch._foreach_mul_(momentums, momentum)
-            torch._foreach_addcdiv_(momentums, grads, denominators, value=lr)
-            torch._foreach_sub_(params, momentums)
+            torch_compat.foreach_mul_(momentums, momentum)
+            torch_compat.foreach_addcdiv_(momentums, grads, denominators, value=lr)
+            torch_compat.foreach_sub_(params, momentums)
         else:
-            torch._foreach_addcdiv_(params, grads, denominators, value=-lr)
+            torch_compat.foreach_addcdiv_(params, grads, denominators, value=-lr)
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, with Keras 3's keys.

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from kfit.backend import torch_compat
 from kfit.optimizers.optimizer import Optimizer, _check_bool, _check_real, _GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
@@ -93,16 +94,16 @@ class SGD(Optimizer):
     ) -> None:
         momentum = group["momentum"]
         if momentum == 0:
-            torch._foreach_add_(params, grads, alpha=-lr)
+            torch_compat.foreach_add_(params, grads, alpha=-lr)
             return
         velocities = slots["momentum"]
-        torch._foreach_mul_(velocities, momentum)
-        torch._foreach_add_(velocities, grads, alpha=-lr)
+        torch_compat.foreach_mul_(velocities, momentum)
+        torch_compat.foreach_add_(velocities, grads, alpha=-lr)
         if group["nesterov"]:
-            torch._foreach_add_(params, grads, alpha=-lr)
-            torch._foreach_add_(params, velocities, alpha=momentum)
+            torch_compat.foreach_add_(params, grads, alpha=-lr)
+            torch_compat.foreach_add_(params, velocities, alpha=momentum)
         else:
-            torch._foreach_add_(params, velocities)
+            torch_compat.foreach_add_(params, velocities)
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, with Keras 3's keys.

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from kfit.saving.weights import _module_state, assign_tensors, load_state, save_state
+from kfit.saving.weights import assign_tensors, load_state, module_state, save_state
 
 __all__ = ["load_checkpoint", "optimizer_state", "restore_optimizer_state", "save_checkpoint"]
 
@@ -136,7 +136,7 @@ def save_checkpoint(
         {'epoch': 2}
         >>> folder.cleanup()
     """
-    tensors = {_MODEL + name: value.detach() for name, value in _module_state(model).items()}
+    tensors = {_MODEL + name: value.detach() for name, value in module_state(model).items()}
     document: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -19,11 +19,12 @@ import torch
 
 from kfit.backend.conversion import to_host
 from kfit.saving.atomic import atomic_path
-from kfit.saving.safetensors_io import DTYPES, _check_metadata, _check_tensors
+from kfit.saving.safetensors_io import DTYPES, check_metadata, check_tensors
 
-__all__ = ["save_tensors", "load_tensors"]
+__all__ = ["FORMAT", "import_h5py", "load_tensors", "save_tensors"]
 
-_FORMAT = "kfit.tensors"
+# Marks kfit's own tensor layout, as opposed to Keras's `layers/...` layout (keras_h5).
+FORMAT = "kfit.tensors"
 _DTYPE_NAMES = {str(dtype).removeprefix("torch."): dtype for dtype in DTYPES.values()}
 _STORED_AS = {
     dtype: np.dtype(np.uint16)
@@ -33,7 +34,13 @@ _STORED_AS = {
 }
 
 
-def _import_h5py() -> Any:
+def import_h5py() -> Any:
+    """Returns the h5py module, or raises an ImportError that says how to install it.
+
+    Example:
+        >>> import_h5py().__name__
+        'h5py'
+    """
     # Imported here, not at module level, so kfit works without the optional extra.
     try:
         import h5py
@@ -81,17 +88,17 @@ def save_tensors(
         (torch.Size([2, 2]), {'note': 'hi'})
         >>> folder.cleanup()
     """
-    _check_tensors(tensors)
-    meta = _check_metadata(metadata)
+    check_tensors(tensors)
+    meta = check_metadata(metadata)
     if "" in tensors:
         raise ValueError(
             "Expected every key of `tensors` to be a non-empty string, since HDF5 cannot name "
             "a dataset ''. Received: key='' (of type str). Rename the entry."
         )
-    h5py = _import_h5py()
+    h5py = import_h5py()
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w", track_order=True) as f:
-            f.attrs["format"] = _FORMAT
+            f.attrs["format"] = FORMAT
             group = f.create_group("tensors", track_order=True)
             for name, tensor in tensors.items():
                 dtype_name = str(tensor.dtype).removeprefix("torch.")
@@ -112,7 +119,7 @@ def _corrupt(path: str, problem: str) -> ValueError:
 
 
 def _read(path: str, f: Any, h5py: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    if f.attrs.get("format") != _FORMAT or not isinstance(f.get("tensors"), h5py.Group):
+    if f.attrs.get("format") != FORMAT or not isinstance(f.get("tensors"), h5py.Group):
         raise _corrupt(path, "it lacks kfit's 'format' attribute or its 'tensors' group")
     tensors = {}
     for key, dataset in f["tensors"].items():
@@ -165,7 +172,7 @@ def load_tensors(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
         >>> folder.cleanup()
     """
     path = os.fspath(path)
-    h5py = _import_h5py()
+    h5py = import_h5py()
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"Expected `path` to name an existing HDF5 file. Received: path={path!r} (of type "

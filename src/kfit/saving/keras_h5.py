@@ -24,14 +24,15 @@ import numpy as np
 import torch
 
 from kfit.backend.conversion import to_host
-from kfit.layers.layer import Layer, snake_case
 from kfit.saving.atomic import atomic_path
-from kfit.saving.h5_io import _FORMAT, _import_h5py
+from kfit.saving.h5_io import FORMAT, import_h5py
+from kfit.saving.object_registration import BUILTIN_PACKAGE, get_registered_object
+from kfit.utils.naming import to_snake_case
 
 __all__ = ["is_keras_layout", "keras_layer_names", "load_keras_weights", "save_keras_weights"]
 
 
-def keras_layer_names(module: torch.nn.Module) -> list[tuple[str, str, Layer]] | None:
+def keras_layer_names(module: torch.nn.Module) -> list[tuple[str, str, torch.nn.Module]] | None:
     """For a `Sequential` of kfit layers, `(Keras path name, submodule name, layer)` triples.
 
     Returns None for any other module (those keep kfit's own layout).
@@ -44,21 +45,22 @@ def keras_layer_names(module: torch.nn.Module) -> list[tuple[str, str, Layer]] |
         >>> keras_layer_names(torch.nn.Linear(2, 1)) is None
         True
     """
-    # Imported here: kfit.models imports the trainer, which imports kfit.callbacks, whose
-    # checkpointing callbacks import kfit.saving.
-    from kfit.models.model import Model
-    from kfit.models.sequential import Sequential
-
-    if not isinstance(module, Sequential):
+    # Found in the registry rather than imported: kfit.layers and kfit.models import
+    # kfit.saving to register these classes.
+    layer_cls, model_cls, sequential_cls = (
+        get_registered_object(f"{BUILTIN_PACKAGE}>{name}")
+        for name in ("Layer", "Model", "Sequential")
+    )
+    if not isinstance(module, sequential_cls):
         return None
     layers = module.layers
-    if any(not isinstance(layer, Layer) or isinstance(layer, Model) for layer in layers):
+    if any(not isinstance(layer, layer_cls) or isinstance(layer, model_cls) for layer in layers):
         return None
     children = {id(child): name for name, child in module.named_children()}
     counts: dict[str, int] = {}
     names = []
     for layer in layers:
-        base = snake_case(type(layer).__name__)
+        base = to_snake_case(type(layer).__name__)
         count = counts.get(base, 0)
         counts[base] = count + 1
         names.append((base if count == 0 else f"{base}_{count}", children[id(layer)], layer))
@@ -78,10 +80,10 @@ def is_keras_layout(filepath: str | os.PathLike[str]) -> bool:
         False
         >>> folder.cleanup()
     """
-    h5py = _import_h5py()
+    h5py = import_h5py()
     try:
         with h5py.File(filepath, "r") as f:
-            return f.attrs.get("format") != _FORMAT and isinstance(f.get("layers"), h5py.Group)
+            return f.attrs.get("format") != FORMAT and isinstance(f.get("layers"), h5py.Group)
     except OSError:
         # Not readable as HDF5 at all: the kfit reader reports the damage with its context.
         return False
@@ -89,7 +91,7 @@ def is_keras_layout(filepath: str | os.PathLike[str]) -> bool:
 
 def save_keras_weights(
     module: torch.nn.Module,
-    names: list[tuple[str, str, Layer]],
+    names: list[tuple[str, str, torch.nn.Module]],
     filepath: str | os.PathLike[str],
     metadata: Mapping[str, str] | None = None,
 ) -> None:
@@ -112,7 +114,7 @@ def save_keras_weights(
         (3, 2)
         >>> folder.cleanup()
     """
-    h5py = _import_h5py()
+    h5py = import_h5py()
     with atomic_path(filepath) as tmp, h5py.File(tmp, "w") as f:
         f.create_group("vars").attrs["name"] = getattr(module, "name", type(module).__name__)
         layers_group = f.create_group("layers")
@@ -164,7 +166,7 @@ def load_keras_weights(
             "(of type str), a Keras-layout file. Load it into the Sequential it was saved "
             "from, or save the weights with kfit from this model."
         )
-    h5py = _import_h5py()
+    h5py = import_h5py()
     loaded: dict[str, torch.Tensor] = {}
     try:
         with h5py.File(path, "r") as f:

@@ -5,12 +5,17 @@ A `.keras` file is a zip archive with these members:
 | member | content |
 |---|---|
 | `metadata.json` | `{"format": "kfit.keras", "format_version": 1, "kfit_version", "date_saved"}` |
-| `config.json` | the model's class and `get_config()` (layers listed for `Sequential`), the input shapes needed to create lazily built weights, and the compile config (optimizer config, loss and metric identifiers) |
+| `config.json` | the model's `serialize_keras_object` record (`module`, `class_name`, `config`, `registered_name`; a `Sequential` lists a full record per layer), the input shapes needed to create lazily built weights, and the compile config (optimizer record, loss and metric identifiers) |
 | `model.weights.safetensors` | the `state_dict()`, exactly as `save_weights` writes it |
 | `optimizer.safetensors` | the optimizer's slots and counters (only for a compiled model) |
 
-Built-in layers and models are rebuilt from their config; user classes (custom layers,
-subclassed models, custom losses or metrics) are looked up in `custom_objects`, as in Keras.
+Every class and function the config names is found as `deserialize_keras_object` finds it:
+kfit's built-in layers and models in the registry (as `"keras>Dense"`, ...); user classes
+(custom layers, subclassed models, losses, metrics) and functions by their registered name
+(`@register_keras_serializable`) or their class name, in `custom_objects` or the active
+`custom_object_scope`. Archives written before records had `registered_name` (layers listed as
+`{"class_name", "config"}`, losses without `module`) load the same way.
+
 Loading never unpickles or evaluates anything, and saving writes the archive to a temporary
 file renamed into place, so an interrupted save leaves the previous file intact.
 """
@@ -31,15 +36,27 @@ from typing import Any
 
 import torch
 
-from kfit import losses as losses_module
-from kfit import metrics as metrics_module
-from kfit import optimizers as optimizers_module
-from kfit.layers.input_layer import Input
-from kfit.layers.layer import Layer
 from kfit.saving import safetensors_io
 from kfit.saving.atomic import atomic_write
 from kfit.saving.checkpoint import optimizer_state, restore_optimizer_state
-from kfit.saving.weights import _module_state, assign_tensors, check_overwrite, load_state, save_state
+from kfit.saving.object_registration import (
+    BUILTIN_PACKAGE,
+    custom_object_scope,
+    get_registered_name,
+    get_registered_object,
+)
+from kfit.saving.serialization_lib import (
+    deserialize_keras_object,
+    find_class,
+    serialize_keras_object,
+)
+from kfit.saving.weights import (
+    assign_tensors,
+    check_overwrite,
+    load_state,
+    module_state,
+    save_state,
+)
 
 __all__ = ["compile_from_config", "get_compile_config", "load_model", "save_model"]
 
@@ -75,29 +92,21 @@ def _check_extension(filepath: Any, action: str) -> str:
 
 
 # ---------------------------------------------------------------------------- model config
-def _builtin_classes() -> dict[str, type]:
-    # Imported here: kfit.models imports the trainer, which imports kfit.callbacks, whose
-    # checkpointing callbacks import kfit.saving.
-    from kfit import layers as layers_module
-    from kfit.models.model import Model
-    from kfit.models.sequential import Sequential
+def _kfit_class(name: str) -> Any:
+    """kfit's built-in class `name` (`Layer`, `Sequential`, ...), found in the registry.
 
-    table: dict[str, type] = {
-        name: getattr(layers_module, name)
-        for name in layers_module.__all__
-        if isinstance(getattr(layers_module, name), type)
-    }
-    table.update(Sequential=Sequential, Model=Model)
-    return table
+    kfit.layers and kfit.models import kfit.saving to register their classes, so kfit.saving
+    looks those classes up instead of importing them back.
+    """
+    return get_registered_object(f"{BUILTIN_PACKAGE}>{name}")
 
 
 def _entry(obj: torch.nn.Module, where: str) -> dict[str, Any]:
-    """The `{"module", "class_name", "config"}` record of a layer or model."""
-    from kfit.models.model import Model
-    from kfit.models.sequential import Sequential
-
+    """The `serialize_keras_object` record of a layer or model, checked to be rebuildable."""
     cls = type(obj)
-    if not isinstance(obj, Layer) or (type(obj) is Model and obj._wrapped):
+    if not isinstance(obj, _kfit_class("Layer")) or (
+        cls is _kfit_class("Model") and getattr(obj, "_wrapped", False)
+    ):
         raise ValueError(
             f"Expected every part of the model that must be rebuilt from its config to be a "
             f"kfit layer or model. Received: {where} = {cls.__module__}.{cls.__name__}, a torch "
@@ -105,24 +114,30 @@ def _entry(obj: torch.nn.Module, where: str) -> dict[str, Any]:
             "rebuild it in code, or wrap it in a kfit.layers.Layer subclass whose "
             "get_config() returns its constructor arguments."
         )
-    if isinstance(obj, Sequential):
-        # Sequential.get_config lists only kfit layers: check the rest (and nested models).
-        for index, layer in enumerate(obj.layers):
-            if not isinstance(layer, Layer) or isinstance(layer, Model):
-                _entry(layer, f"{where}.layers[{index}]")
-    config = obj.get_config()
     try:
-        json.dumps(config)
+        record = serialize_keras_object(obj)
+        json.dumps(record)
     except (TypeError, ValueError) as e:
+        config = obj.get_config()  # type: ignore[operator]
         raise TypeError(
-            f"Expected {where}.get_config() to return JSON-serialisable values ({e}). "
-            f"Received: config={config!r} (of type {type(config).__name__}). Return numbers, "
-            "strings, lists and dicts (serialize nested objects yourself)."
+            f"Expected {where}.get_config() to return values that can be saved: JSON values, "
+            f"functions defined with `def`, or objects with get_config() ({e}). Received: "
+            f"config={config!r} (of type {type(config).__name__}). Return numbers, strings, "
+            "lists and dicts, and serialize other objects with "
+            "kfit.saving.serialize_keras_object()."
         ) from e
-    return {"module": cls.__module__, "class_name": cls.__name__, "config": config}
+    sequential = _kfit_class("Sequential")
+    if isinstance(obj, sequential):
+        # Sequential.get_config lists its kfit layers as bare {"class_name", "config"} and
+        # leaves torch modules out: record every layer in full instead, so that registered
+        # classes load without custom_objects and a torch module in the stack is refused.
+        layers = [_entry(layer, f"{where}.layers[{i}]") for i, layer in enumerate(obj.layers)]
+        if getattr(cls, "get_config", None) is sequential.get_config:
+            record["config"]["layers"] = layers
+    return record
 
 
-def _layer_input_shape(layer: Layer) -> list[int | None] | None:
+def _layer_input_shape(layer: Any) -> list[int | None] | None:
     """The input shape a built layer was created for, when the layer records it."""
     if layer._declared_input_shape is not None:
         return list(layer._declared_input_shape)
@@ -134,11 +149,10 @@ def _layer_input_shape(layer: Layer) -> list[int | None] | None:
 
 def _build_config(model: torch.nn.Module) -> dict[str, Any]:
     """Shapes that let `load_model` create lazily built weights before loading them."""
-    from kfit.models.model import Model
-
+    layer_cls, model_cls = _kfit_class("Layer"), _kfit_class("Model")
     shapes: dict[str, list[int | None]] = {}
     for path, module in model.named_modules():
-        if not path or not isinstance(module, Layer) or isinstance(module, Model):
+        if not path or not isinstance(module, layer_cls) or isinstance(module, model_cls):
             continue
         owns_weights = any(True for _ in module.parameters(recurse=False)) or any(
             True for _ in module.buffers(recurse=False)
@@ -146,29 +160,31 @@ def _build_config(model: torch.nn.Module) -> dict[str, Any]:
         shape = _layer_input_shape(module) if module.built and owns_weights else None
         if shape is not None:
             shapes[path] = shape
-    declared = model._declared_input_shape if isinstance(model, Layer) else None
+    declared = model._declared_input_shape if isinstance(model, layer_cls) else None
     return {"input_shape": list(declared) if declared else None, "layer_input_shapes": shapes}
 
 
-def _resolve(class_name: Any, custom_objects: Mapping[str, Any], what: str) -> Any:
-    if isinstance(class_name, str) and class_name in custom_objects:
-        return custom_objects[class_name]
-    builtins = _builtin_classes()
-    if isinstance(class_name, str) and class_name in builtins:
-        return builtins[class_name]
+def _resolve(entry: Mapping[str, Any], what: str) -> Any:
+    # The bare {"class_name", "config"} layer entries of older archives were kfit built-ins
+    # or keys of custom_objects; give them a kfit module so that both are searched.
+    cls = find_class(entry if "module" in entry else {**entry, "module": "kfit"})
+    if cls is not None:
+        return cls
+    class_name = entry.get("class_name")
     raise ValueError(
-        f"Expected the saved {what} class to be a kfit built-in or a key of `custom_objects`. "
-        f"Received: class_name={class_name!r} (of type {type(class_name).__name__}), which is "
-        f"neither. Pass custom_objects={{{class_name!r}: {class_name}}} to load_model()."
+        f"Expected the saved {what} class to be a kfit built-in, a class registered with "
+        "@kfit.saving.register_keras_serializable(), or a key of `custom_objects`. Received: "
+        f"class_name={class_name!r} (of type {type(class_name).__name__}), which is none of "
+        f"these. Pass custom_objects={{{class_name!r}: {class_name}}} to load_model(), or "
+        "register the class and import the module that defines it before loading."
     )
 
 
 def _inherits(cls: type, name: str) -> bool:
     """Whether `cls` uses `Layer`'s own `get_config`/`from_config` rather than an override."""
+    base = _kfit_class("Layer").__dict__[name]
     attribute = getattr(cls, name, None)
-    return getattr(attribute, "__func__", attribute) is getattr(
-        Layer.__dict__[name], "__func__", Layer.__dict__[name]
-    )
+    return getattr(attribute, "__func__", attribute) is getattr(base, "__func__", base)
 
 
 def _construct(cls: type, config: dict[str, Any], class_name: str) -> Any:
@@ -198,34 +214,36 @@ def _construct(cls: type, config: dict[str, Any], class_name: str) -> Any:
         ) from e
 
 
-def _deserialize(entry: Any, custom_objects: Mapping[str, Any], input_shape: Any = None) -> Any:
-    from kfit.models.sequential import Sequential
-
+def _deserialize(entry: Any, input_shape: Any = None) -> Any:
+    """Rebuilds a layer or model record; classes are looked up in the active scope too."""
     if not isinstance(entry, dict) or "class_name" not in entry:
         raise ValueError(f"a layer entry must be a dict with 'class_name', got {entry!r}")
     class_name = entry["class_name"]
-    cls = _resolve(class_name, custom_objects, "layer or model")
+    cls = _resolve(entry, "layer or model")
     config = dict(entry.get("config") or {})
     rebuild_stack = (
-        isinstance(cls, type) and issubclass(cls, Sequential) and _inherits(cls, "from_config")
+        isinstance(cls, type)
+        and issubclass(cls, _kfit_class("Sequential"))
+        and _inherits(cls, "from_config")
     )
     if not rebuild_stack:
         return _construct(cls, config, class_name)
     layers: list[torch.nn.Module] = []
     if input_shape is not None:
-        layers.append(Input(shape=tuple(input_shape[1:])))
-    layers.extend(_deserialize(layer, custom_objects) for layer in config.get("layers", []))
+        layers.append(_kfit_class("InputLayer")(shape=tuple(input_shape[1:])))
+    layers.extend(_deserialize(layer) for layer in config.get("layers", []))
     return cls(layers=layers, name=config.get("name"))
 
 
 def _build(model: torch.nn.Module, build_config: Mapping[str, Any]) -> None:
     """Creates the weights of layers that would otherwise wait for their first input."""
+    layer_cls = _kfit_class("Layer")
     for path, shape in (build_config.get("layer_input_shapes") or {}).items():
         layer = model.get_submodule(path)
-        if isinstance(layer, Layer) and not layer.built:
+        if isinstance(layer, layer_cls) and not layer.built:
             layer._build_from_input(torch.zeros([1 if d is None else d for d in shape]))
     for module in model.modules():
-        if isinstance(module, Layer) and not module.trainable:
+        if isinstance(module, layer_cls) and not module.trainable:
             # A frozen model or layer froze only the weights that existed when it was
             # constructed; freeze the ones built since.
             module.trainable = False
@@ -233,9 +251,10 @@ def _build(model: torch.nn.Module, build_config: Mapping[str, Any]) -> None:
 
 def _unbuilt_owners(model: torch.nn.Module, names: list[str]) -> list[str]:
     """Paths of unbuilt layers that the saved weights `names` belong to."""
+    layer_cls = _kfit_class("Layer")
     owners = []
     for path, module in model.named_modules():
-        unbuilt = path and isinstance(module, Layer) and not module.built
+        unbuilt = path and isinstance(module, layer_cls) and not module.built
         if unbuilt and any(name.startswith(path + ".") for name in names):
             owners.append(f"{path} ({type(module).__name__})")
     return owners
@@ -253,23 +272,24 @@ def _serialize_identifier(value: Any, what: str) -> Any:
         return [_serialize_identifier(v, what) for v in value]
     if isinstance(value, dict):
         return {str(k): _serialize_identifier(v, what) for k, v in value.items()}
-    if isinstance(value, losses_module.Loss):
-        return losses_module.serialize(value)
-    if isinstance(value, metrics_module.Metric):
-        return metrics_module.serialize(value)
-    name = getattr(value, "__name__", None)
-    if callable(value) and isinstance(name, str) and name.isidentifier():
-        return {"class_name": "function", "config": name}
-    raise _Unserializable(f"the {what} {value!r} has no name to save it under")
+    if inspect.isclass(value):
+        # compile() takes a class as well as an instance; its name resolves on load as a
+        # string identifier does.
+        return get_registered_name(value)
+    try:
+        return serialize_keras_object(value)
+    except (TypeError, ValueError) as e:
+        raise _Unserializable(f"the {what} {value!r} cannot be saved ({e})") from None
 
 
 def get_compile_config(model: torch.nn.Module) -> dict[str, Any] | None:
     """Returns what `compile()` was called with, as JSON-serialisable identifiers.
 
-    Strings are kept; `Loss` and `Metric` objects are serialized with their config; functions
-    are saved by name (restored from `custom_objects` unless built in). Returns None for an
-    uncompiled model, and warns and returns None when something cannot be saved (a lambda, a
-    plain `torch.optim` optimizer).
+    Strings are kept; the optimizer and `Loss` and `Metric` objects are saved as
+    `serialize_keras_object` records; functions are saved by name (restored from the registry,
+    `custom_objects` or the scope, unless built in). Returns None for an uncompiled model, and
+    warns and returns None when something cannot be saved (a lambda, a plain `torch.optim`
+    optimizer).
 
     Example:
         >>> import kfit
@@ -285,18 +305,20 @@ def get_compile_config(model: torch.nn.Module) -> dict[str, Any] | None:
     compile_loss = model._compile_loss
     compile_metrics = model._compile_metrics
     try:
-        if not isinstance(optimizer, optimizers_module.Optimizer):
+        if not callable(getattr(optimizer, "get_config", None)):
             raise _Unserializable(
                 f"the optimizer is a {type(optimizer).__name__}, not a kfit optimizer"
             )
         return {
-            "optimizer": optimizers_module.serialize(optimizer),
+            "optimizer": _serialize_identifier(optimizer, "optimizer"),
             "loss": _serialize_identifier(compile_loss.spec if compile_loss else None, "loss"),
             "loss_weights": _serialize_identifier(
                 compile_loss.loss_weights if compile_loss else None, "loss weight"
             ),
-            "metrics": _serialize_identifier(compile_metrics.spec, "metric"),
-            "weighted_metrics": _serialize_identifier(compile_metrics.weighted_spec, "metric"),
+            "metrics": _serialize_identifier(compile_metrics.spec if compile_metrics else None, "metric"),
+            "weighted_metrics": _serialize_identifier(
+                compile_metrics.weighted_spec if compile_metrics else None, "metric"
+            ),
             "jit_compile": model._jit_compile,
         }
     except _Unserializable as e:
@@ -308,20 +330,32 @@ def get_compile_config(model: torch.nn.Module) -> dict[str, Any] | None:
         return None
 
 
+# Archives written before records carried `module` named a loss or metric by class alone.
+_LEGACY_MODULES = {"loss": "keras.losses", "metric": "keras.metrics"}
+
+
+def _named(name: Any) -> Any:
+    """The registered or custom object called `name`, else the name itself.
+
+    A name compile() does not know is left for it to reject, with its own message.
+    """
+    found = get_registered_object(name) if isinstance(name, str) else None
+    return name if found is None else found
+
+
 def _deserialize_identifier(value: Any, kind: str, custom_objects: Mapping[str, Any]) -> Any:
     if isinstance(value, list):
         return [_deserialize_identifier(v, kind, custom_objects) for v in value]
     if isinstance(value, str):
-        return custom_objects.get(value, value)
+        return _named(value)
     if not isinstance(value, dict):
         return value
     if "class_name" not in value:
         return {k: _deserialize_identifier(v, kind, custom_objects) for k, v in value.items()}
     if value["class_name"] == "function":
-        name = value["config"]
-        return custom_objects.get(name, name)
-    module = losses_module if kind == "loss" else metrics_module
-    return module.deserialize(value, custom_objects=dict(custom_objects))
+        return _named(value["config"])
+    record = value if "module" in value else {**value, "module": _LEGACY_MODULES[kind]}
+    return deserialize_keras_object(record, custom_objects)
 
 
 def compile_from_config(
@@ -330,6 +364,8 @@ def compile_from_config(
     custom_objects: Mapping[str, Any] | None = None,
 ) -> None:
     """Compiles `model` with the output of `get_compile_config`.
+
+    Names are resolved in `custom_objects`, the active `custom_object_scope` and the registry.
 
     Example:
         >>> import kfit
@@ -341,12 +377,17 @@ def compile_from_config(
         ('Adam', 0.01)
     """
     custom = dict(custom_objects or {})
+    with custom_object_scope(custom):
+        optimizer = deserialize_keras_object(config["optimizer"], custom)
+        loss = _deserialize_identifier(config.get("loss"), "loss", custom)
+        metrics = _deserialize_identifier(config.get("metrics"), "metric", custom)
+        weighted = _deserialize_identifier(config.get("weighted_metrics"), "metric", custom)
     model.compile(  # type: ignore[operator]
-        optimizer=optimizers_module.deserialize(config["optimizer"], custom_objects=custom),
-        loss=_deserialize_identifier(config.get("loss"), "loss", custom),
+        optimizer=optimizer,
+        loss=loss,
         loss_weights=config.get("loss_weights"),
-        metrics=_deserialize_identifier(config.get("metrics"), "metric", custom),
-        weighted_metrics=_deserialize_identifier(config.get("weighted_metrics"), "metric", custom),
+        metrics=metrics,
+        weighted_metrics=weighted,
         jit_compile=bool(config.get("jit_compile", False)),
     )
 
@@ -394,7 +435,7 @@ def save_model(model: torch.nn.Module, filepath: str | os.PathLike[str], overwri
         "kfit_version": __version__,
         "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    weights = {name: value.detach() for name, value in _module_state(model).items()}
+    weights = {name: value.detach() for name, value in module_state(model).items()}
     # The tensor members are written by the safetensors writer, which works on files; they
     # are staged next to the target so that a large model never fills a small /tmp.
     folder = os.path.dirname(os.path.abspath(path))
@@ -459,8 +500,10 @@ def load_model(
 
     Args:
         filepath: A `.keras` file written by kfit.
-        custom_objects: Maps class and function names to user-defined layers, models, losses,
-            metrics or optimizers that the saved config refers to.
+        custom_objects: Maps class and function names (or registered `"package>name"` keys)
+            to user-defined layers, models, losses, metrics or optimizers that the saved
+            config refers to. Registered objects and the active `custom_object_scope` are
+            searched too, so this is needed only for classes that are neither.
         compile: Whether to compile the model as it was saved (and restore its optimizer
             state, applied when the optimizer is built by the next `fit`).
         safe_mode: Accepted for Keras compatibility. Loading is always safe: the archive holds
@@ -471,7 +514,7 @@ def load_model(
 
     Raises:
         ValueError: If the extension is not `.keras`, the file is truncated or corrupt, or the
-            config names a class that is neither built in nor in `custom_objects`.
+            config names a class or function that cannot be found (see `custom_objects`).
         FileNotFoundError: If `filepath` does not exist.
 
     Example:
@@ -513,10 +556,13 @@ def load_model(
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise _corrupt(path, f"the zip container is damaged ({e})") from None
     build_config = config.get("build_config") or {}
-    try:
-        model = _deserialize(config, custom, build_config.get("input_shape"))
-    except ValueError as e:
-        raise ValueError(f"Could not rebuild the model saved in {path!r}: {e}") from e
+    # As in Keras, `custom_objects` act as a scope while the model is rebuilt, so that a
+    # from_config() that deserializes nested objects finds them too.
+    with custom_object_scope(custom):
+        try:
+            model = _deserialize(config, build_config.get("input_shape"))
+        except ValueError as e:
+            raise ValueError(f"Could not rebuild the model saved in {path!r}: {e}") from e
     _build(model, build_config)
     unbuilt = _unbuilt_owners(model, list(weights))
     if unbuilt:
@@ -530,7 +576,7 @@ def load_model(
     if compile_config is not None:
         try:
             compile_from_config(model, compile_config, custom)
-        except ValueError as e:
+        except (TypeError, ValueError) as e:
             raise ValueError(
                 f"Could not compile the model saved in {path!r}: {e} Pass the missing "
                 "functions or classes in `custom_objects`, or load with compile=False."

@@ -22,7 +22,7 @@ import torch
 from kfit.backend.conversion import to_host
 from kfit.saving.atomic import atomic_write
 
-__all__ = ["save_tensors", "load_tensors"]
+__all__ = ["check_metadata", "check_tensors", "load_tensors", "save_tensors"]
 
 METADATA_KEY = "__metadata__"
 
@@ -45,7 +45,23 @@ _CODES = {dtype: code for code, dtype in DTYPES.items()}
 _MAX_HEADER_BYTES = 100_000_000
 
 
-def _check_tensors(tensors: Any, argument: str = "tensors") -> None:
+def check_tensors(tensors: Any, argument: str = "tensors") -> None:
+    """Checks that `tensors` maps string names to tensors of a dtype the tensor files store.
+
+    Args:
+        tensors: What a caller passed as the tensors to save.
+        argument: The argument's name, for the error message.
+
+    Raises:
+        TypeError: If `tensors` is not a dict of tensors.
+        ValueError: If a key is reserved or not a string, or a dtype cannot be stored.
+
+    Example:
+        >>> check_tensors({"kernel": torch.zeros(2)})
+        >>> check_tensors([torch.zeros(2)])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: Expected `tensors` to be a dict mapping names to torch.Tensor. ...
+    """
     if not isinstance(tensors, Mapping):
         raise TypeError(
             f"Expected `{argument}` to be a dict mapping names to torch.Tensor. "
@@ -78,7 +94,13 @@ def _check_tensors(tensors: Any, argument: str = "tensors") -> None:
             )
 
 
-def _check_metadata(metadata: Any) -> dict[str, str]:
+def check_metadata(metadata: Any) -> dict[str, str]:
+    """Returns `metadata` as a dict of strings, the only metadata tensor files hold.
+
+    Example:
+        >>> check_metadata(None), check_metadata({"epoch": "3"})
+        ({}, {'epoch': '3'})
+    """
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping) or not all(
@@ -129,8 +151,8 @@ def save_tensors(
         (torch.Size([2, 3]), {'epoch': '3'})
         >>> folder.cleanup()
     """
-    _check_tensors(tensors)
-    meta = _check_metadata(metadata)
+    check_tensors(tensors)
+    meta = check_metadata(metadata)
     # Widest dtypes first keeps every tensor aligned to its element size in the file.
     names = sorted(tensors, key=lambda n: (-tensors[n].element_size(), n))
     header: dict[str, Any] = {METADATA_KEY: meta} if meta else {}

@@ -19,7 +19,14 @@ import torch
 
 from kfit.saving import h5_io, keras_h5, safetensors_io
 
-__all__ = ["assign_tensors", "load_state", "load_weights", "save_state", "save_weights"]
+__all__ = [
+    "assign_tensors",
+    "load_state",
+    "load_weights",
+    "module_state",
+    "save_state",
+    "save_weights",
+]
 
 SUPPORTED_EXTENSIONS = (".weights.h5", ".safetensors")
 STATE_KEY = "kfit.state"
@@ -59,8 +66,19 @@ def _check_module(module: Any) -> None:
         )
 
 
-def _module_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The module's state_dict entries as the live parameters and buffers, checked."""
+def module_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The module's state_dict entries as the live parameters and buffers, checked.
+
+    This is what every kfit file holding a model's weights stores.
+
+    Raises:
+        TypeError: If an entry is not a tensor (a custom `get_extra_state()`).
+        ValueError: If a lazy parameter is still uninitialised.
+
+    Example:
+        >>> sorted(module_state(torch.nn.Linear(2, 1)))
+        ['bias', 'weight']
+    """
     state = module.state_dict(keep_vars=True)
     for name, value in state.items():
         if not isinstance(value, torch.Tensor):
@@ -118,7 +136,7 @@ def save_weights(
     _check_module(module)
     backend = _format_for(filepath)
     check_overwrite(filepath, overwrite)
-    state = _module_state(module)
+    state = module_state(module)
     keras_names = keras_h5.keras_layer_names(module) if backend is h5_io else None
     if keras_names is not None:
         keras_h5.save_keras_weights(module, keras_names, filepath, metadata)
@@ -209,7 +227,7 @@ def assign_tensors(
         [[1.0, 1.0]]
     """
     _check_module(module)
-    state = _module_state(module)
+    state = module_state(module)
     missing = [name for name in state if name not in loaded]
     unexpected = sorted(name for name in loaded if name not in state)
     mismatched = [

@@ -6,7 +6,7 @@ becomes binary, sparse or categorical accuracy) from the shapes of `y` and the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -64,10 +64,18 @@ def _as_loss(identifier: Any) -> Any:
 class CompileLoss:
     """Computes the (weighted) total loss of a batch, summed over outputs.
 
+    For a model with several outputs it also tracks each output's unweighted loss in a `Mean`
+    (`metrics`, named `<output>_loss`, weighted by the batch size), as Keras does.
+
     Example:
         >>> loss = CompileLoss("mse")
         >>> float(loss(torch.zeros(2, 1), torch.ones(2, 1)))
         1.0
+        >>> two = CompileLoss(["mse", "mae"], loss_weights=[1.0, 0.5])
+        >>> float(two([torch.zeros(2, 1)] * 2, [torch.ones(2, 1)] * 2))
+        1.5
+        >>> [(m.name, float(m.result())) for m in two.metrics]
+        [('output_0_loss', 1.0), ('output_1_loss', 1.0)]
     """
 
     def __init__(self, loss: Any, loss_weights: Any = None) -> None:
@@ -75,6 +83,7 @@ class CompileLoss:
         self.loss_weights = loss_weights
         self.built = False
         self.names: list[str] | None = None
+        self.metrics: list[Any] = []
         self._single: Any = None
         self._weight = 1.0
         self._losses: list[Any] = []
@@ -96,47 +105,27 @@ class CompileLoss:
             self._losses = [_as_loss(s) for s in _per_output(self.spec, self.names, "loss")]
             weights = self.loss_weights if self.loss_weights is not None else 1.0
             self._weights = [1.0 if w is None else float(w) for w in _per_output(weights, self.names, "loss_weights")]
+            self.metrics = [
+                metrics_module.Mean(name=f"{name}_loss")
+                for name, fn in zip(self.names, self._losses)
+                if fn is not None
+            ]
         self.built = True
 
-    def fused_op(self) -> tuple[Callable[..., torch.Tensor], torch.dtype, str] | None:
-        """The whole loss as one op on `(y_pred, y_true)`, with its dtype and pairing.
-
-        Only for a built, single-output loss with weight 1 whose function has such an op:
-        pairing `"same_shape"` for mean squared or absolute error, Huber and the binary and
-        categorical cross-entropies from logits; `"sparse"` for sparse categorical
-        cross-entropy from float32 logits. None otherwise.
+    def sole_loss(self) -> Any:
+        """The `Loss` object, when this is a built single-output loss of weight 1; else None.
 
         Example:
             >>> loss = CompileLoss("mse")
-            >>> loss.fused_op() is None  # not built before the first batch
+            >>> loss.sole_loss() is None  # built from the first batch
             True
             >>> _ = loss(torch.zeros(2, 1), torch.ones(2, 1))
-            >>> op, dtype, pairing = loss.fused_op()
-            >>> float(op(torch.ones(2, 1), torch.zeros(2, 1))), dtype, pairing
-            (1.0, torch.float32, 'same_shape')
+            >>> loss.sole_loss().name
+            'mean_squared_error'
         """
-        single = self._single
         if not self.built or self.names is not None or self._weight != 1.0:
             return None
-        kernel = getattr(single, "_fused_kernel", None)
-        if kernel is None:
-            return None
-        op, pairing = kernel
-        dtype = single._torch_dtype
-        if pairing == "sparse" and dtype != torch.float32:
-            return None
-        return op, dtype, pairing
-
-    def per_output(self, y_true: Any, y_pred: Any, sample_weight: Any) -> list[tuple[str, torch.Tensor]]:
-        """The unweighted loss of each output that has one (only for multi-output models)."""
-        assert self.names is not None
-        ys, ps = _outputs(y_true, self.names), _outputs(y_pred, self.names)
-        sws = _outputs(sample_weight, self.names) if sample_weight is not None else [None] * len(self.names)
-        return [
-            (name, fn(yt, yp, sw))
-            for name, fn, yt, yp, sw in zip(self.names, self._losses, ys, ps, sws)
-            if fn is not None
-        ]
+        return self._single
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
         if not self.built:
@@ -144,29 +133,48 @@ class CompileLoss:
         if self.names is None:
             loss = self._single(y_true, y_pred, sample_weight)
             return loss if self._weight == 1.0 else loss * self._weight
-        parts = self.per_output(y_true, y_pred, sample_weight)
-        weights = dict(zip(self.names, self._weights))
-        return sum(weights[name] * value for name, value in parts)  # type: ignore[return-value]
+        ys, ps = _outputs(y_true, self.names), _outputs(y_pred, self.names)
+        sws = _outputs(sample_weight, self.names) if sample_weight is not None else [None] * len(self.names)
+        trackers = iter(self.metrics)
+        total: Any = 0.0
+        for fn, weight, yt, yp, sw in zip(self._losses, self._weights, ys, ps, sws):
+            if fn is None:
+                continue
+            value = fn(yt, yp, sw)
+            # Keras records each output's loss before weighting, averaged over samples.
+            with torch.no_grad():
+                next(trackers).update_state(value.detach(), sample_weight=_batch_size(yp))
+            total = total + weight * value
+        return total
 
 
-class CompileMetrics:
-    """The compiled metrics: `metrics` ignore sample weights, `weighted_metrics` use them.
+def _batch_size(y_pred: Any) -> int:
+    return int(y_pred.shape[0]) if isinstance(y_pred, torch.Tensor) else len(y_pred)
+
+
+class CompileMetrics(metrics_module.Metric):
+    """The compiled metrics as one `Metric` named `compile_metrics`, as in Keras.
+
+    `metrics` ignore sample weights and `weighted_metrics` use them. Both are resolved from the
+    first batch. `result()` is a dict of every metric's result; the trainer flattens it into
+    the logs, so a custom `train_step` can update and report all of them through `model.metrics`.
 
     Example:
         >>> m = CompileMetrics(["mae"])
-        >>> m.update_state(torch.zeros(2, 1), torch.ones(2, 1), None)
-        >>> [(x.name, float(x.result())) for x in m.metrics]
-        [('mae', 1.0)]
+        >>> m.update_state(torch.zeros(2, 1), torch.ones(2, 1))
+        >>> m.name, {k: float(v) for k, v in m.result().items()}
+        ('compile_metrics', {'mae': 1.0})
     """
 
-    def __init__(self, metrics: Any = None, weighted_metrics: Any = None) -> None:
-        for name, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+    def __init__(self, metrics: Any = None, weighted_metrics: Any = None, name: str = "compile_metrics") -> None:
+        for arg, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
             if value is not None and not isinstance(value, (list, tuple, dict)):
                 raise TypeError(
-                    f"Expected `{name}` to be a list (or a dict of lists, one per output). "
-                    f"Received: {name}={value!r} (of type {type(value).__name__}). "
-                    f"Wrap it in a list: {name}=[{value!r}]."
+                    f"Expected `{arg}` to be a list (or a dict of lists, one per output). "
+                    f"Received: {arg}={value!r} (of type {type(value).__name__}). "
+                    f"Wrap it in a list: {arg}=[{value!r}]."
                 )
+        super().__init__(name=name)
         self.spec = metrics
         self.weighted_spec = weighted_metrics
         self.built = False
@@ -201,31 +209,57 @@ class CompileMetrics:
         self.metrics = [m for m, _, _ in entries]
         self.built = True
 
-    def fused_metrics(self, pairing: str) -> list[Any] | None:
-        """The metrics, when every one takes `update_fused` with this pairing; else None.
+    def single_output_metrics(self) -> list[Any] | None:
+        """The metrics, once built, when each one watches the model's only output; else None.
 
         Example:
             >>> m = CompileMetrics(["mae"])
-            >>> m.update_state(torch.zeros(2, 1), torch.ones(2, 1), None)
-            >>> [x.name for x in m.fused_metrics("same_shape")], m.fused_metrics("sparse")
-            (['mae'], None)
+            >>> m.single_output_metrics() is None  # built from the first batch
+            True
+            >>> m.update_state(torch.zeros(2, 1), torch.ones(2, 1))
+            >>> [x.name for x in m.single_output_metrics()]
+            ['mae']
         """
-        if not self.built:
-            return None
-        if any(index is not None or getattr(metric, "fused_pairing", None) != pairing
-               for metric, index, _ in self._entries):
+        if not self.built or any(index is not None for _, index, _ in self._entries):
             return None
         return list(self.metrics)
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         if not self.built:
             self.build(y_true, y_pred)
+        names = output_names(y_pred)
         for metric, index, weighted in self._entries:
             if index is None:
                 metric.update_state(y_true, y_pred, sample_weight if weighted else None)
             else:
-                names = output_names(y_pred)
                 yt = _outputs(y_true, names)[index]  # type: ignore[arg-type]
                 yp = _outputs(y_pred, names)[index]  # type: ignore[arg-type]
                 sw = _outputs(sample_weight, names)[index] if (weighted and sample_weight is not None) else None  # type: ignore[arg-type]
                 metric.update_state(yt, yp, sw)
+
+    def result(self) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def reset_state(self) -> None:
+        for metric in self.metrics:
+            metric.reset_state()
+
+    @property
+    def variables(self) -> list[torch.Tensor]:
+        return [v for metric in self.metrics for v in metric.variables]
+
+    def to(self, device: torch.device | str) -> CompileMetrics:
+        for metric in self.metrics:
+            metric.to(device)
+        return self
+
+    def get_state(self) -> dict[str, torch.Tensor]:
+        return {f"{m.name}/{k}": v for m in self.metrics for k, v in m.get_state().items()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for metric in self.metrics:
+            prefix = f"{metric.name}/"
+            metric.set_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def get_state_names(self) -> list[str]:
+        return [f"{m.name}/{k}" for m in self.metrics for k in m.get_state_names()]

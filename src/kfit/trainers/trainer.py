@@ -8,6 +8,8 @@ Epoch-level logs are read once per epoch.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -17,7 +19,6 @@ import torch
 from kfit import optimizers as optimizers_module
 from kfit.backend import conversion
 from kfit.backend.device import default_device
-from kfit.backend.steps import batch_size_of, make_predict_step, make_test_step, make_train_step
 from kfit.callbacks.callback_list import CallbackList
 from kfit.metrics import Mean
 from kfit.trainers.compile_utils import CompileLoss, CompileMetrics
@@ -31,6 +32,8 @@ from kfit.trainers.data_adapters import (
     unpack_x_y_sample_weight,
 )
 from kfit.trainers.epoch_iterator import EpochIterator
+from kfit.trainers.logs import BatchLogs
+from kfit.trainers.step_functions import StepFunction, batch_size_of, make_step_function, uses_builtin_step
 
 __all__ = ["Trainer"]
 
@@ -75,6 +78,9 @@ class Trainer:
         (3, 1)
     """
 
+    # A model nested in another keeps its metrics to itself (see `Layer.metrics`).
+    _owns_its_metrics = True
+
     # Set by Model.__init__; declared here for readers and type checkers.
     optimizer: Any
     compiled: bool
@@ -93,10 +99,9 @@ class Trainer:
         self._compile_loss: CompileLoss | None = None
         self._compile_metrics: CompileMetrics | None = None
         self._loss_tracker: Mean | None = None
-        self._output_loss_trackers: list[Mean] = []
         self._jit_compile = False
         self._compiled_forward: Any = None
-        self._steps: dict[str, Callable[..., Any]] = {}
+        self._step_functions: dict[str, StepFunction] = {}
         self.steps_per_execution = 1
         self._device: torch.device | None = None
         self._explicit_device: torch.device | None = None
@@ -152,12 +157,11 @@ class Trainer:
         else:
             self.optimizer = optimizers_module.get(optimizer)
         self._compile_loss = CompileLoss(loss, loss_weights) if loss is not None else None
-        self._compile_metrics = CompileMetrics(metrics, weighted_metrics)
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics) if metrics or weighted_metrics else None
         self._loss_tracker = Mean(name="loss")
-        self._output_loss_trackers = []
         self._jit_compile = jit_compile is True
         self._compiled_forward = None
-        self._steps = {}
+        self._step_functions = {}
         if device is not None:
             self._explicit_device = torch.device(device)
         self.compiled = True
@@ -180,19 +184,208 @@ class Trainer:
                 f"Expected a compiled model before `{method}()`. Received: a model on which "
                 "`compile()` was never called. Call `model.compile(optimizer=..., loss=...)` first."
             )
-        if method != "predict" and self._compile_loss is None:
+        kind = "train" if method in ("fit", "train_on_batch") else "test"
+        # A model with its own step or `compute_loss` may need no compiled loss (Keras's guide
+        # trains a GAN that way); the built-in step does, so it is checked before any work.
+        if method != "predict" and self._compile_loss is None and uses_builtin_step(self, kind):
             raise ValueError(
                 f"Expected a loss to `{method}()` with. Received: compile(loss=None). "
-                "Pass a loss to `compile`, e.g. loss='mse'."
+                "Pass a loss to `compile`, e.g. loss='mse', or override `compute_loss` or "
+                f"`{kind}_step`."
             )
+
+    # ------------------------------------------------------------------ the step: Keras's contract
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One training step on one batch; returns the metric results (`get_metrics_result()`).
+
+        Override it to customise what `fit` does, as in Keras's guide "Customizing what happens
+        in fit() with PyTorch": `data` is `x`, `(x, y)` or `(x, y, sample_weight)`, and the
+        returned dict (values may stay tensors) becomes the batch logs. The default does what
+        Keras's does: forward with `training=True`, `zero_grad`, `compute_loss`, the loss
+        tracker, `backward`, `optimizer.apply`, then `compute_metrics`. A model that overrides
+        none of `train_step`, `compute_loss` and `compute_metrics` runs an equivalent built-in
+        step that skips building this dict (see `kfit.trainers.step_functions`).
+
+        Example:
+            >>> import numpy as np, torch, kfit
+            >>> class Custom(kfit.Sequential):
+            ...     def train_step(self, data):
+            ...         x, y = data
+            ...         self.zero_grad()
+            ...         y_pred = self(x, training=True)
+            ...         loss = self.compute_loss(y=y, y_pred=y_pred)
+            ...         loss.backward()
+            ...         weights = self.trainable_weights
+            ...         with torch.no_grad():
+            ...             self.optimizer.apply([w.value.grad for w in weights], weights)
+            ...         for metric in self.metrics:
+            ...             if metric.name == "loss":
+            ...                 metric.update_state(loss)
+            ...             else:
+            ...                 metric.update_state(y, y_pred)
+            ...         return {m.name: m.result() for m in self.metrics}
+            >>> model = Custom([kfit.Input((3,)), kfit.layers.Dense(1)])
+            >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+            >>> sorted(model.fit(np.ones((8, 3)), np.ones(8), verbose=0).history)
+            ['loss', 'mae']
+        """
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)  # type: ignore[operator]
+        self.zero_grad()  # type: ignore[attr-defined]
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))  # type: ignore[union-attr]
+        weights = self.trainable_weights  # type: ignore[attr-defined]
+        if weights:
+            scale_loss = getattr(self.optimizer, "scale_loss", None)
+            (loss if scale_loss is None else scale_loss(loss)).backward()
+            with torch.no_grad():
+                if isinstance(self.optimizer, optimizers_module.Optimizer):
+                    self.optimizer.apply([w.grad for w in weights], weights)
+                else:
+                    self.optimizer.step()  # a torch optimizer reads the gradients from `.grad`
+        else:
+            warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=2)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step (run without gradients); returns the metric results.
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> class Custom(kfit.Sequential):
+            ...     def test_step(self, data):
+            ...         x, y = data
+            ...         y_pred = self(x, training=False)
+            ...         loss = self.compute_loss(y=y, y_pred=y_pred)
+            ...         self.metrics[0].update_state(loss)
+            ...         return {"loss": self.metrics[0].result(), "doubled": 2 * self.metrics[0].result()}
+            >>> model = Custom([kfit.Input((3,)), kfit.layers.Dense(1, kernel_initializer="zeros")])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> model.evaluate(np.ones((4, 3)), np.ones(4), verbose=0, return_dict=True)
+            {'doubled': 2.0, 'loss': 1.0}
+        """
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)  # type: ignore[operator]
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))  # type: ignore[union-attr]
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for one batch (run without gradients).
+
+        Example:
+            >>> import numpy as np, kfit
+            >>> class Rounded(kfit.Sequential):
+            ...     def predict_step(self, data):
+            ...         x, _, _ = kfit.utils.unpack_x_y_sample_weight(data)
+            ...         return self(x, training=False).round()
+            >>> model = Rounded([kfit.Input((2,)), kfit.layers.Dense(1, kernel_initializer="ones")])
+            >>> model.predict(np.full((3, 2), 0.3), verbose=0).ravel().tolist()
+            [1.0, 1.0, 1.0]
+        """
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)  # type: ignore[operator]
+
+    def compute_loss(
+        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> torch.Tensor:
+        """The total loss of a batch: the compiled loss of `y` and `y_pred`.
+
+        Override it to change the loss while keeping the rest of the built-in step.
+
+        Raises:
+            ValueError: when there is no loss to compute (no `compile(loss=...)`).
+
+        Example:
+            >>> import torch, kfit
+            >>> model = kfit.Sequential([kfit.Input((1,)), kfit.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mae")
+            >>> float(model.compute_loss(y=torch.zeros(2, 1), y_pred=torch.ones(2, 1)))
+            1.0
+        """
+        del x, training  # the default uses neither
+        if self._compile_loss is None:
+            raise ValueError(
+                "Expected a loss to compute. Received: compile(loss=None). Pass a loss to "
+                "`compile()`, e.g. loss='mse', or override `compute_loss`."
+            )
+        return self._compile_loss(y, y_pred, sample_weight)
+
+    def _compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
+        # Overrides written before Keras 3.3 have no `training` argument.
+        if self._compute_loss_takes_training:
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)
+
+    @property
+    def _compute_loss_takes_training(self) -> bool:
+        return "training" in inspect.signature(self.compute_loss).parameters
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
+        """Updates the compiled metrics with a batch; returns `get_metrics_result()`.
+
+        Example:
+            >>> import torch, kfit
+            >>> model = kfit.Sequential([kfit.Input((1,)), kfit.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+            >>> logs = model.compute_metrics(None, torch.zeros(2, 1), torch.ones(2, 1))
+            >>> {k: float(v) for k, v in logs.items()}
+            {'loss': 0.0, 'mae': 1.0}
+        """
+        del x  # the default does not use it
+        if self._compile_metrics is not None and y is not None:
+            with torch.no_grad():
+                self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self) -> dict[str, Any]:
+        """Every metric's result by name, dict results flattened in; values stay on the device.
+
+        Keras converts them to Python floats here, a device sync; kfit leaves that to the
+        trainer, which does it in one transfer and only when a callback reads the logs.
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.Input((1,)), kfit.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+            >>> sorted(model.get_metrics_result())
+            ['loss']
+        """
+        results: dict[str, Any] = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                results.update(result)
+            else:
+                results[metric.name] = result
+        return results
 
     @property
     def metrics(self) -> list[Any]:
-        """The loss tracker(s) followed by the compiled metrics (built after the first batch)."""
-        if self._loss_tracker is None:
-            return []
-        compiled = self._compile_metrics.metrics if self._compile_metrics is not None else []
-        return [self._loss_tracker, *self._output_loss_trackers, *compiled]
+        """The metrics `fit` resets each epoch, in Keras's order.
+
+        The loss tracker (`"loss"`), the compiled metrics as one `CompileMetrics`, each output's
+        loss tracker (several outputs), then the metrics held as attributes of the model and of
+        its layers (`self.tracker = kfit.metrics.Mean()` in `__init__` is enough). Override it
+        to list your own trackers, as Keras's guide does.
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.Input((1,)), kfit.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+            >>> model.metrics_names
+            ['loss', 'compile_metrics']
+        """
+        found: list[Any] = []
+        if self.compiled:
+            found.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                found.append(self._compile_metrics)
+            if self._compile_loss is not None:
+                found.extend(self._compile_loss.metrics)
+        own = (self._loss_tracker, self._compile_metrics)
+        found.extend(m for m in self._tracked_metrics() if all(m is not o for o in own))  # type: ignore[attr-defined]
+        return found
 
     @property
     def metrics_names(self) -> list[str]:
@@ -211,32 +404,37 @@ class Trainer:
             self.__dict__["_compiled_forward"] = torch.compile(self)  # type: ignore[arg-type]
         return self._compiled_forward
 
-    def _update_metrics(self, loss: torch.Tensor, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> None:
-        # Keras weights the loss's running mean by the number of samples in the batch.
-        n = batch_size_of(x)
-        self._loss_tracker.update_state(loss.detach(), sample_weight=n)  # type: ignore[union-attr]
-        compile_loss = self._compile_loss
-        if compile_loss is not None and compile_loss.names is not None:
-            parts = compile_loss.per_output(y, y_pred, sample_weight)
-            if not self._output_loss_trackers:
-                self._output_loss_trackers = [Mean(name=f"{name}_loss") for name, _ in parts]
-            for tracker, (_, value) in zip(self._output_loss_trackers, parts):
-                tracker.update_state(value.detach(), sample_weight=n)
-        if self._compile_metrics is not None and y is not None:
-            self._compile_metrics.update_state(y, y_pred.detach() if isinstance(y_pred, torch.Tensor) else y_pred, sample_weight)
-
-    def _step(self, kind: str) -> Callable[..., Any]:
-        step = self._steps.get(kind)
+    def _step_function(self, kind: str) -> StepFunction:
+        step = self._step_functions.get(kind)
         if step is None:
-            make = {"train": make_train_step, "test": make_test_step, "predict": make_predict_step}[kind]
-            step = self._steps[kind] = make(self)
+            step = self._step_functions[kind] = make_step_function(self, kind)
         return step
 
     def _logs(self) -> Logs:
         """The current metric results as Python floats, keys sorted: one device->host transfer."""
-        metrics = self.metrics
-        values = conversion.scalars_to_floats([m.result() for m in metrics])
-        return dict(sorted(zip((m.name for m in metrics), values)))
+        return conversion.pythonify_logs(self.get_metrics_result())
+
+    def _batch_logs(self, step_logs: Any) -> BatchLogs:
+        """Batch logs that read the device only when a callback reads them.
+
+        The built-in step returns None: the logs are the metric results. A model's own step
+        returns its dict, as in Keras.
+        """
+        if step_logs is None:
+            return BatchLogs(self._logs)
+        return BatchLogs(lambda: conversion.pythonify_logs(step_logs))
+
+    def _epoch_logs(self, step_logs: Any) -> Logs:
+        """An epoch's logs: the metric results, or a custom step's last logs when their keys differ.
+
+        That is Keras's rule: a `train_step` that reports values `model.metrics` does not hold
+        gets its own last values into the epoch logs.
+        """
+        logs = self._logs()
+        if step_logs is None:
+            return logs
+        last = conversion.pythonify_logs(step_logs)
+        return logs if set(last) == set(logs) else last
 
     # ------------------------------------------------------------------ building
     def _check_input_shape(self, x: Any) -> None:
@@ -391,20 +589,21 @@ class Trainer:
             self.train()  # type: ignore[attr-defined]
             callbacks.on_epoch_begin(epoch)
             step = -1
-            train_step = self._step("train")
+            step_logs = None
+            train_step = self._step_function("train")
             for begin, step, batches in _executions(train_iterator.epoch(), self.steps_per_execution):
                 if batch_begin:
                     callbacks.on_train_batch_begin(begin)
                 for batch in batches:
-                    train_step(batch)
+                    step_logs = train_step(batch)
                 if batch_end:
-                    callbacks.on_train_batch_end(step, self._logs)
+                    callbacks.on_train_batch_end(step, self._batch_logs(step_logs))
                 if self.stop_training:
                     break
             if step < 0:
                 break  # the input ran dry before this epoch's first batch
             # Read the train means before validation, which resets the shared metrics.
-            epoch_logs = self._logs()
+            epoch_logs = self._epoch_logs(step_logs)
             if val_iterator is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_loop(val_iterator, callbacks, restart=True)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -487,22 +686,27 @@ class Trainer:
         self.reset_metrics()
         self.stop_evaluating = False
         callbacks.on_test_begin()
-        test_step = self._step("test")
+        step_logs = None
+        test_step = self._step_function("test")
         for begin, step, batches in _executions(iterator.epoch(), self.steps_per_execution):
             if batch_begin:
                 callbacks.on_test_batch_begin(begin)
             for batch in batches:
-                test_step(batch)
+                step_logs = test_step(batch)
             if batch_end:
-                callbacks.on_test_batch_end(step, self._logs)
+                callbacks.on_test_batch_end(step, self._batch_logs(step_logs))
             if self.stop_evaluating:
                 break
-        logs = self._logs()
+        logs = self._epoch_logs(step_logs)
         callbacks.on_test_end(logs)
         return logs
 
     def _flatten_in_order(self, logs: Logs) -> Any:
-        names = self.metrics_names
+        # Keras's order: the metrics in `model.metrics`, a CompileMetrics by its members' names.
+        names = [
+            name for m in self.metrics
+            for name in ([x.name for x in m.metrics] if isinstance(m, CompileMetrics) else [m.name])
+        ]
         results = [logs[n] for n in names if n in logs]
         results += [logs[k] for k in sorted(logs) if k not in names]
         return results[0] if len(results) == 1 else results
@@ -547,14 +751,14 @@ class Trainer:
         self.stop_predicting = False
         outputs: list[Any] = []
         callbacks.on_predict_begin()
-        predict_step = self._step("predict")
+        predict_step = self._step_function("predict")
         for begin, step, batches in _executions(iterator.epoch(), self.steps_per_execution):
             if batch_begin:
                 callbacks.on_predict_batch_begin(begin)
             group = [predict_step(batch) for batch in batches]
             outputs.extend(group)
             if batch_end:
-                callbacks.on_predict_batch_end(step, lambda g=group: {"outputs": _to_numpy(_concat(g))})
+                callbacks.on_predict_batch_end(step, BatchLogs(lambda g=group: {"outputs": _to_numpy(_concat(g))}))
             if self.stop_predicting:
                 break
         callbacks.on_predict_end()
@@ -597,8 +801,7 @@ class Trainer:
         batch = self._single_batch(x, y, sample_weight, class_weight)
         self.train()  # type: ignore[attr-defined]
         self.reset_metrics()  # Keras reports this batch alone
-        self._step("train")(batch)
-        logs = self._logs()
+        logs = self._epoch_logs(self._step_function("train")(batch))
         return logs if return_dict else self._flatten_in_order(logs)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
@@ -615,8 +818,7 @@ class Trainer:
         batch = self._single_batch(x, y, sample_weight)
         self.eval()  # type: ignore[attr-defined]
         self.reset_metrics()
-        self._step("test")(batch)
-        logs = self._logs()
+        logs = self._epoch_logs(self._step_function("test")(batch))
         return logs if return_dict else self._flatten_in_order(logs)
 
     def predict_on_batch(self, x: Any) -> Any:
@@ -630,7 +832,7 @@ class Trainer:
         """
         batch = self._single_batch(x, None, None)
         self.eval()  # type: ignore[attr-defined]
-        return _to_numpy(self._step("predict")(batch))
+        return _to_numpy(self._step_function("predict")(batch))
 
 
 def _should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:

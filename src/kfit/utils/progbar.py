@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
 __all__ = ["Progbar"]
 
-ValuePairs = Sequence[tuple[str, Any]]
+Values = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
 def _format_number(value: Any) -> str:
@@ -57,10 +57,10 @@ class Progbar:
     bar does not average them again (`stateful_metrics` is accepted for compatibility, and every
     metric is treated as stateful).
 
-    `values` may be a zero-argument callable returning the `(name, value)` pairs. It is called
-    only when the bar actually redraws (at most once per `interval` seconds, plus the first and
-    the final update), so reading values that live on an accelerator costs one transfer per
-    redraw instead of one per step.
+    `values` given as a mapping are read only when the bar actually redraws (at most once per
+    `interval` seconds, plus the first and the final update). The batch logs of `fit` are a
+    `kfit.trainers.BatchLogs`, which reads the device on first access, so displaying them costs
+    one transfer per redraw instead of one per step.
 
     Args:
         target: Total number of steps expected, or `None` if unknown.
@@ -122,7 +122,7 @@ class Progbar:
         self._dynamic_display = dynamic_display
 
         self._values: dict[str, Any] = {}
-        self._pending_values: Callable[[], ValuePairs] | None = None
+        self._pending_values: Mapping[str, Any] | None = None
         self._seen_so_far = 0
         self._start = self._clock()
         self._last_draw: float | None = None
@@ -140,16 +140,16 @@ class Progbar:
     def update(
         self,
         current: int,
-        values: ValuePairs | Callable[[], ValuePairs] | None = None,
+        values: Values | None = None,
         finalize: bool | None = None,
     ) -> None:
         """Moves the bar to step `current` and redraws it if the display is due.
 
         Args:
             current: Index of the current step (the number of steps done).
-            values: `(name, value)` pairs to display, or a zero-argument callable returning
-                them, called only if this update redraws. Names seen earlier keep their last
-                value when they are not passed again.
+            values: a mapping of names to values, read only if this update (or a later
+                one without values) redraws, or a list of `(name, value)` pairs. Names seen
+                earlier keep their last value when they are not passed again.
             finalize: Whether this is the last update. Defaults to `current >= target`.
 
         Example:
@@ -162,11 +162,11 @@ class Progbar:
         """
         if finalize is None:
             finalize = self.target is not None and current >= self.target
-        if callable(values):
+        if isinstance(values, Mapping):
+            # Newer values supersede unread ones from an earlier step, which may read state
+            # that has changed since (fit's validation resets the shared metrics).
             self._pending_values = values
         elif values is not None:
-            # Explicit values supersede a factory from an earlier step, which may read state
-            # that has changed since (fit's validation resets the shared metrics).
             self._pending_values = None
             self._store(values)
         self._seen_so_far = current
@@ -187,7 +187,7 @@ class Progbar:
             self._draw_summary(current, now)
             self._last_draw = now
 
-    def add(self, n: int, values: ValuePairs | Callable[[], ValuePairs] | None = None) -> None:
+    def add(self, n: int, values: Values | None = None) -> None:
         """Advances the bar by `n` steps; same `values` as `update`.
 
         Example:
@@ -201,15 +201,15 @@ class Progbar:
         """
         self.update(self._seen_so_far + n, values)
 
-    def _store(self, values: ValuePairs) -> None:
+    def _store(self, values: Iterable[tuple[str, Any]]) -> None:
         for name, value in values:
             self._values[name] = value
 
     def _resolve_values(self) -> None:
-        # Calling the producer here, not in `update`, is what keeps per-step updates sync-free.
+        # Reading the mapping here, not in `update`, is what keeps per-step updates sync-free.
         if self._pending_values is not None:
-            producer, self._pending_values = self._pending_values, None
-            self._store(producer())
+            pending, self._pending_values = self._pending_values, None
+            self._store(pending.items())
 
     def _metrics_text(self) -> str:
         self._resolve_values()

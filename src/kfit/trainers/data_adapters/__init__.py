@@ -18,6 +18,7 @@ from kfit.trainers.data_adapters.generator_data_adapter import GeneratorDataAdap
 from kfit.trainers.data_adapters.structures import (
     flatten,
     map_structure,
+    pack_x_y_sample_weight,
     to_device,
     to_tensor,
     unpack_x_y_sample_weight,
@@ -33,6 +34,7 @@ __all__ = [
     "get_data_adapter",
     "is_array_like",
     "map_structure",
+    "pack_x_y_sample_weight",
     "split_validation",
     "to_device",
     "to_tensor",

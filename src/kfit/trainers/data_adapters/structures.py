@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from kfit.backend.config import floatx
+from kfit.utils.batch_utils import is_namedtuple, pack_x_y_sample_weight, unpack_x_y_sample_weight
 
-__all__ = ["map_structure", "flatten", "to_tensor", "to_device", "unpack_x_y_sample_weight"]
+__all__ = ["flatten", "map_structure", "pack_x_y_sample_weight", "to_device", "to_tensor", "unpack_x_y_sample_weight"]
 
 
 def map_structure(fn: Callable[[Any], Any], data: Any) -> Any:
@@ -19,7 +20,7 @@ def map_structure(fn: Callable[[Any], Any], data: Any) -> Any:
         return None
     if isinstance(data, dict):
         return {k: map_structure(fn, v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)) and not _is_namedtuple(data):
+    if isinstance(data, (list, tuple)) and not is_namedtuple(data):
         return type(data)(map_structure(fn, v) for v in data)
     return fn(data)
 
@@ -33,10 +34,6 @@ def flatten(data: Any) -> list[Any]:
     if isinstance(data, (list, tuple)):
         return [leaf for v in data for leaf in flatten(v)]
     return [data]
-
-
-def _is_namedtuple(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(x, "_fields")
 
 
 def to_tensor(value: Any) -> torch.Tensor:
@@ -76,22 +73,3 @@ def to_device(data: Any, device: torch.device) -> Any:
             return t.to(device, non_blocking=True)
         return t
     return map_structure(move, data)
-
-
-def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
-    """Splits a batch given as `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple) or _is_namedtuple(data):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data[0], data[1], data[2]
-    raise ValueError(
-        "Expected each batch to be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`. "
-        f"Received: a tuple of {len(data)} elements. Wrap multiple inputs in a tuple of their "
-        "own: `((x1, x2), y)`."
-    )

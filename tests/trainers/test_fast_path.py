@@ -1,4 +1,4 @@
-"""The train and test steps: the same-shape path is taken when it applies, and only then.
+"""The built-in step's fast path: taken when it applies, and only then, with the same numbers.
 
 Numbers are checked against a hand-written torch loop (plain SGD, Keras's running means), so
 both of the step's paths are held to an outside reference.
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import kfit
-from kfit.backend.steps import FusedPath
+from kfit.trainers.fast_path import FastPath, Pairing, loss_kernel, metric_kernel
 from kfit.trainers.compile_utils import CompileLoss
 
 ROWS, BATCH, LR = 10, 4, 0.05  # batches of 4, 4 and 2: the last one is short
@@ -164,7 +164,7 @@ def test_fit_and_evaluate_match_a_hand_written_loop(name: str, general_loss_call
     history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0).history
     expected, weights = hand_loop(case, start, x, y, epochs=2)
 
-    assert general_loss_calls["n"] == 1  # the first batch; the other five took the fused path
+    assert general_loss_calls["n"] == 0  # every batch took the fused path, the first one too
     for key in expected[0]:
         np.testing.assert_allclose(history[key], [e[key] for e in expected], rtol=1e-5, atol=1e-6)
     for got, want in zip(model.get_weights(), weights):
@@ -179,7 +179,7 @@ def test_fit_and_evaluate_match_a_hand_written_loop(name: str, general_loss_call
     np.testing.assert_allclose(logs["loss"], sum(batch_losses) / ROWS, rtol=1e-5, atol=1e-6)
     for metric, fn in case.metrics:
         np.testing.assert_allclose(logs[metric], float(fn(pred, yt).mean()), rtol=1e-5, atol=1e-6)
-    assert general_loss_calls["n"] == 2  # evaluate's first batch planned the test step
+    assert general_loss_calls["n"] == 0
 
 
 def _multi_output_model() -> kfit.Model:
@@ -242,19 +242,23 @@ def test_a_batch_that_does_not_fit_falls_back_and_the_next_one_goes_fast(general
     model.train_on_batch(x, y)  # the first batch plans the fast path
     model.train_on_batch(x, y, sample_weight=torch.ones(8))
     model.train_on_batch(x, y)
-    assert general_loss_calls["n"] == 2
+    assert general_loss_calls["n"] == 1
+
+
+def _plan(model: kfit.Model) -> FastPath | None:
+    return FastPath.plan(model._compile_loss, model._compile_metrics, model.metrics[0])
 
 
 @pytest.fixture
-def planned() -> FusedPath:
+def planned() -> FastPath:
     model = dense_model(2, "mse", ["mae"])
     model.train_on_batch(torch.ones(4, 3), torch.zeros(4, 2))
-    path = FusedPath.plan(model)
+    path = _plan(model)
     assert path is not None
     return path
 
 
-def test_target_is_cast_and_given_the_prediction_rank(planned: FusedPath) -> None:
+def test_target_is_cast_and_given_the_prediction_rank(planned: FastPath) -> None:
     pred = torch.zeros(4, 1)
     target = planned.target(torch.arange(4, dtype=torch.float64), pred, None)
     assert target is not None and target.dtype == torch.float32 and target.shape == (4, 1)
@@ -273,28 +277,28 @@ def test_target_is_cast_and_given_the_prediction_rank(planned: FusedPath) -> Non
     ],
 )
 def test_target_refuses_batches_the_fused_ops_do_not_cover(
-    planned: FusedPath, y: Any, y_pred: Any, sample_weight: Any
+    planned: FastPath, y: Any, y_pred: Any, sample_weight: Any
 ) -> None:
     assert planned.target(y, y_pred, sample_weight) is None
 
 
 def test_no_plan_before_the_first_batch_or_for_mixed_metric_dtypes() -> None:
     model = dense_model(1, "mse", [kfit.metrics.MeanAbsoluteError(dtype="float64")])
-    assert FusedPath.plan(model) is None
+    assert _plan(model) is None
     model.train_on_batch(torch.ones(4, 3), torch.zeros(4))
-    assert FusedPath.plan(model) is None
+    assert _plan(model) is None
 
 
 @pytest.fixture
-def planned_sparse() -> FusedPath:
+def planned_sparse() -> FastPath:
     model = dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
     model.train_on_batch(torch.ones(4, 3), torch.zeros(4, dtype=torch.int64))
-    path = FusedPath.plan(model)
-    assert path is not None and path.pairing == "sparse"
+    path = _plan(model)
+    assert path is not None and path.pairing is Pairing.LABELS
     return path
 
 
-def test_sparse_target_is_an_int64_vector_of_the_labels(planned_sparse: FusedPath) -> None:
+def test_sparse_target_is_an_int64_vector_of_the_labels(planned_sparse: FastPath) -> None:
     target = planned_sparse.target(torch.tensor([[2], [0], [1], [1]], dtype=torch.uint8), torch.zeros(4, 3), None)
     assert target is not None and target.dtype == torch.int64 and target.tolist() == [2, 0, 1, 1]
 
@@ -308,7 +312,7 @@ def test_sparse_target_is_an_int64_vector_of_the_labels(planned_sparse: FusedPat
         torch.zeros(4, 3, dtype=torch.int64),  # not labels
     ],
 )
-def test_sparse_target_refuses_anything_but_integer_labels(planned_sparse: FusedPath, labels: torch.Tensor) -> None:
+def test_sparse_target_refuses_anything_but_integer_labels(planned_sparse: FastPath, labels: torch.Tensor) -> None:
     assert planned_sparse.target(labels, torch.zeros(4, 3), None) is None
 
 
@@ -335,3 +339,30 @@ def test_subclasses_that_change_the_loss_or_the_metric_update_are_called_on_ever
     np.testing.assert_allclose(history["loss"], [e["loss"] for e in expected], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.get_weights()[0], weights[0], rtol=1e-5, atol=1e-6)
     assert CountingMAE.updates == 6
+
+
+def test_repeated_evaluations_agree_to_the_last_bit() -> None:
+    # The first batch builds the metrics and takes the fused path too, so every evaluation of the
+    # same data runs the same kernels.
+    model = dense_model(2, "mse", ["mae", "mse"])
+    x, y = torch.rand(10, 3), torch.rand(10, 2)
+    first = model.evaluate(x, y, batch_size=4, verbose=0)
+    assert model.evaluate(x, y, batch_size=4, verbose=0) == first
+    assert model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True) == dict(
+        zip(["loss", "mae", "mse"], first)
+    )
+
+
+def test_kernel_registries_are_keyed_by_the_public_loss_functions_and_metric_classes() -> None:
+    assert loss_kernel(kfit.losses.Huber(delta=2.0)).pairing is Pairing.SAME_SHAPE
+    assert loss_kernel(kfit.losses.SparseCategoricalCrossentropy(from_logits=True)).pairing is Pairing.LABELS
+    assert loss_kernel(kfit.losses.SparseCategoricalCrossentropy(ignore_class=0)) is None
+    assert loss_kernel(kfit.losses.LossFunctionWrapper(kfit.losses.mean_squared_error)) is not None
+    assert loss_kernel(kfit.losses.LossFunctionWrapper(lambda t, p: (t - p).abs())) is None
+    assert metric_kernel(kfit.metrics.SparseCategoricalAccuracy()).pairing is Pairing.LABELS
+    assert metric_kernel(kfit.metrics.BinaryAccuracy(threshold=0.7)).per_element
+
+    class Sub(kfit.metrics.MeanAbsoluteError):
+        pass
+
+    assert metric_kernel(Sub()) is None  # exact classes only: a subclass's code must run

@@ -1,0 +1,160 @@
+"""What the loops call for each batch: the model's own step, or the built-in one made fast.
+
+`Trainer.train_step`, `test_step` and `predict_step` are Keras's public contract: override one
+and `fit`, `evaluate` or `predict` call it for every batch with `data` packed as Keras packs it
+(`x`, `(x, y)` or `(x, y, sample_weight)`); the dict it returns becomes the batch logs.
+
+A model that overrides none of `train_step`, `compute_loss` and `compute_metrics` runs the
+built-in step below instead. It computes what `Trainer.train_step` computes, with two
+differences that let it cost what a hand-written torch loop costs:
+
+- it returns no dict: the trainer reads the logs from `model.metrics`, and only when a
+  callback asks for them (a read is a device-to-host sync);
+- a batch that allows it takes `FastPath` (`fast_path.py`): the loss and metric updates as a
+  few direct torch calls, planned on the first batch (which builds the loss and the metrics).
+
+Example:
+    >>> import kfit
+    >>> model = kfit.Sequential([kfit.Input((2,)), kfit.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> model.optimizer.build(list(model.parameters()))
+    >>> step = make_step_function(model, "train")
+    >>> step((torch.ones(4, 2), torch.zeros(4), None)) is None  # logs come from model.metrics
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from kfit.trainers.data_adapters import flatten, pack_x_y_sample_weight
+from kfit.trainers.fast_path import FastPath
+
+__all__ = ["StepFunction", "batch_size_of", "make_step_function", "uses_builtin_step"]
+
+Batch = tuple[Any, Any, Any]
+StepFunction = Callable[[Batch], Any]
+"""Takes one `(x, y, sample_weight)` batch; returns the step's logs, or None for "read `model.metrics`"."""
+
+# The methods whose override hands a loop over to the model's own step.
+_OVERRIDES = {
+    "train": ("train_step", "compute_loss", "compute_metrics"),
+    "test": ("test_step", "compute_loss", "compute_metrics"),
+    "predict": ("predict_step",),
+}
+
+
+def batch_size_of(x: Any) -> int:
+    return int(x.shape[0]) if isinstance(x, torch.Tensor) else int(flatten(x)[0].shape[0])
+
+
+def uses_builtin_step(model: Any, kind: str) -> bool:
+    """Whether `model` leaves the `kind` step (`"train"`, `"test"`, `"predict"`) to kfit.
+
+    Example:
+        >>> import kfit
+        >>> class Custom(kfit.Model):
+        ...     def train_step(self, data):
+        ...         return {}
+        >>> uses_builtin_step(Custom(), "train"), uses_builtin_step(Custom(), "test")
+        (False, True)
+    """
+    from kfit.trainers.trainer import Trainer
+
+    cls = type(model)
+    return all(getattr(cls, name) is getattr(Trainer, name) for name in _OVERRIDES[kind])
+
+
+def make_step_function(model: Any, kind: str) -> StepFunction:
+    """The per-batch function for `kind`: the built-in step, or a call of the model's own."""
+    if not uses_builtin_step(model, kind):
+        return _user_step(getattr(model, f"{kind}_step"), grad=kind == "train")
+    return {"train": _train_function, "test": _test_function, "predict": _predict_function}[kind](model)
+
+
+def _user_step(method: Callable[[Any], Any], grad: bool) -> StepFunction:
+    if grad:
+        return lambda batch: method(pack_x_y_sample_weight(*batch))
+
+    def step(batch: Batch) -> Any:
+        # Keras runs evaluation and prediction steps without recording gradients.
+        with torch.no_grad():
+            return method(pack_x_y_sample_weight(*batch))
+
+    return step
+
+
+def _train_function(model: Any) -> StepFunction:
+    forward = model._forward_fn()
+    optimizer = model.optimizer
+    compute_loss = model._compute_loss
+    tracker = model._loss_tracker
+    compiled_metrics = model._compile_metrics
+    # Keras multiplies the loss by `loss_scale_factor` (when set) before differentiating.
+    scale_loss = getattr(optimizer, "scale_loss", None)
+    fast: FastPath | None = None
+    planned = False
+
+    def train_step(batch: Batch) -> None:
+        nonlocal fast, planned
+        x, y, sample_weight = batch
+        y_pred = forward(x)
+        if not planned:
+            fast, planned = FastPath.plan_for_batch(model._compile_loss, compiled_metrics, tracker, y, y_pred), True
+        target = None if fast is None else fast.target(y, y_pred, sample_weight)
+        if target is None:
+            loss = compute_loss(x, y, y_pred, sample_weight, training=True)
+        else:
+            loss = fast.loss(target, y_pred)  # type: ignore[union-attr]
+        optimizer.zero_grad(set_to_none=True)
+        (loss if scale_loss is None else scale_loss(loss)).backward()
+        optimizer.step()
+        if target is not None:
+            fast.update_metrics(loss, target, y_pred)  # type: ignore[union-attr]
+            return
+        with torch.no_grad():
+            tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
+            if compiled_metrics is not None and y is not None:
+                compiled_metrics.update_state(y, y_pred, sample_weight)
+
+    return train_step
+
+
+def _test_function(model: Any) -> StepFunction:
+    forward = model._forward_fn()
+    compute_loss = model._compute_loss
+    tracker = model._loss_tracker
+    compiled_metrics = model._compile_metrics
+    fast: FastPath | None = None
+    planned = False
+
+    def test_step(batch: Batch) -> None:
+        nonlocal fast, planned
+        x, y, sample_weight = batch
+        with torch.no_grad():
+            y_pred = forward(x)
+            if not planned:
+                fast, planned = FastPath.plan_for_batch(model._compile_loss, compiled_metrics, tracker, y, y_pred), True
+            target = None if fast is None else fast.target(y, y_pred, sample_weight)
+            if target is not None:
+                fast.update_metrics(fast.loss(target, y_pred), target, y_pred)  # type: ignore[union-attr]
+                return
+            loss = compute_loss(x, y, y_pred, sample_weight, training=False)
+            tracker.update_state(loss, sample_weight=batch_size_of(x))
+            if compiled_metrics is not None and y is not None:
+                compiled_metrics.update_state(y, y_pred, sample_weight)
+
+    return test_step
+
+
+def _predict_function(model: Any) -> StepFunction:
+    forward = model._forward_fn()
+
+    def predict_step(batch: Batch) -> Any:
+        with torch.no_grad():
+            return forward(batch[0])
+
+    return predict_step
