@@ -97,7 +97,7 @@ class _PoutyneRunner:
             # Poutyne's "mse" compares shapes as they are: give it (batch,) predictions.
             net = torch.nn.Sequential(net, torch.nn.Flatten(0))
             self.model = poutyne.Model(net, torch_optimizer(key, net.parameters()), "mse", batch_metrics=["l1"])
-        elif key in ("W2", "W4", "W5"):
+        elif key in ("W2", "W4", "W5", "W9"):
             self.model = poutyne.Model(net, torch_optimizer(key, net.parameters()), "cross_entropy",
                                        batch_metrics=["accuracy"])
         else:

@@ -294,4 +294,6 @@ def plain_one_hot(x: Any, y: Any, batch_size: int, device: str | torch.device = 
 PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {
     "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax, "W6": plain_binary,
     "W7": plain_softmax_probabilities, "W8": plain_one_hot,
+    # W9 is W2 with the guide's custom train_step on kfit's side: the same hand loop.
+    "W9": plain_mlp,
 }

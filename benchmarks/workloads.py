@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "Workload", "build_cnn", "build_guide_model", "build_mlp", "guide_data", "image_data", "mnist_like_data"]
+__all__ = ["WORKLOADS", "Workload", "build_cnn", "build_guide_model", "build_mlp", "build_mlp_custom_step",
+           "guide_data", "image_data", "mnist_like_data"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -117,6 +118,51 @@ def build_mlp(k: ModuleType, **compile_kwargs: Any) -> Any:
         669706
     """
     model = k.Sequential(
+        [
+            k.Input(shape=(784,)),
+            k.layers.Dense(512, activation="relu"),
+            k.layers.Dense(512, activation="relu"),
+            k.layers.Dense(10),
+        ]
+    )
+    return _classifier(k, model, compile_kwargs)
+
+
+def _guide_train_step(k: ModuleType) -> type:
+    """A `Sequential` whose `train_step` is the one in Keras's guide "Customizing what happens in
+    fit() with PyTorch" ("A first simple example"), line for line."""
+    import torch
+
+    class CustomModel(k.Sequential):  # type: ignore[name-defined,misc]
+        def train_step(self, data: Any) -> dict[str, Any]:
+            x, y = data
+            self.zero_grad()
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            loss.backward()
+            trainable_weights = [v for v in self.trainable_weights]
+            gradients = [v.value.grad for v in trainable_weights]
+            with torch.no_grad():
+                self.optimizer.apply(gradients, trainable_weights)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    return CustomModel
+
+
+def build_mlp_custom_step(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W9: the W2 model, trained by the guide's own `train_step` instead of the built-in one.
+
+    Example:
+        >>> import kfit
+        >>> type(build_mlp_custom_step(kfit)).__name__, build_mlp_custom_step(kfit).count_params()
+        ('CustomModel', 669706)
+    """
+    model = _guide_train_step(k)(
         [
             k.Input(shape=(784,)),
             k.layers.Dense(512, activation="relu"),
@@ -272,5 +318,7 @@ WORKLOADS: dict[str, Workload] = {
                  build_softmax_probabilities, rows=60000, quick_rows=12800),
         Workload("W8", "Dense(10, softmax) on 784, Adam, CCE on one-hot targets + accuracy", one_hot_data,
                  build_one_hot, rows=60000, quick_rows=12800),
+        Workload("W9", "W2 trained by the guide's custom train_step", mnist_like_data, build_mlp_custom_step,
+                 rows=60000, quick_rows=6400, goal=1.05),
     )
 }
