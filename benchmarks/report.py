@@ -109,7 +109,7 @@ def _met(ok: bool) -> str:
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render_markdown(results: Results) -> str:

@@ -224,7 +224,8 @@ def run(args: argparse.Namespace) -> report.Results:
             results.training.append(training_row_in_processes(WORKLOADS[key], args, "cpu", peer_names))
 
     wins = [row.key for row in results.training
-            if JIT_SIDE in row.timings.seconds and row.timings.ratio(JIT_SIDE).median < row.timings.ratio("kfit").median]
+            if JIT_SIDE in row.timings.seconds
+            and row.timings.ratio(JIT_SIDE).median < row.timings.ratio("kfit").median]
     if any(JIT_SIDE in row.timings.seconds for row in results.training):
         results.notes.append(
             "`kfit jit_compile` is kfit with `compile(jit_compile=True)` (torch.compile of the forward "

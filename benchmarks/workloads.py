@@ -140,7 +140,7 @@ def _guide_train_step(k: ModuleType) -> type:
             y_pred = self(x, training=True)
             loss = self.compute_loss(y=y, y_pred=y_pred)
             loss.backward()
-            trainable_weights = [v for v in self.trainable_weights]
+            trainable_weights = [v for v in self.trainable_weights]  # noqa: C416 (the guide's line)
             gradients = [v.value.grad for v in trainable_weights]
             with torch.no_grad():
                 self.optimizer.apply(gradients, trainable_weights)

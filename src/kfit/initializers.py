@@ -22,40 +22,40 @@ import torch
 from kfit.backend.config import floatx
 
 __all__ = [
-    "Initializer",
-    "Zeros",
-    "Ones",
     "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
     "Identity",
-    "RandomUniform",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
     "RandomNormal",
+    "RandomUniform",
     "TruncatedNormal",
     "VarianceScaling",
-    "GlorotUniform",
-    "GlorotNormal",
-    "HeUniform",
-    "HeNormal",
-    "LecunUniform",
-    "LecunNormal",
-    "Orthogonal",
-    "zeros",
-    "ones",
+    "Zeros",
     "constant",
+    "deserialize",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
     "identity",
-    "random_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "ones",
+    "orthogonal",
     "random_normal",
+    "random_uniform",
+    "serialize",
     "truncated_normal",
     "variance_scaling",
-    "glorot_uniform",
-    "glorot_normal",
-    "he_uniform",
-    "he_normal",
-    "lecun_uniform",
-    "lecun_normal",
-    "orthogonal",
-    "get",
-    "serialize",
-    "deserialize",
+    "zeros",
 ]
 
 # Standard deviation of a unit normal truncated to [-2, 2]; dividing by it makes the
@@ -766,8 +766,11 @@ _BY_NAME.update(
 )
 
 
-def serialize(initializer: Initializer) -> dict[str, Any]:
+def serialize(initializer: Initializer | Callable[..., torch.Tensor]) -> dict[str, Any]:
     """Returns a JSON-compatible dict describing `initializer`, in Keras's layout.
+
+    Raises:
+        TypeError: for anything but an `Initializer`, e.g. a plain function (no config).
 
     Example:
         >>> serialize(GlorotUniform())["class_name"]

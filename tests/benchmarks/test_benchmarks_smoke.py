@@ -7,18 +7,13 @@ shape of the report are checked.
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-# `benchmarks` is a top-level folder of the repository, beside `src` and `tests`.
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
+# `benchmarks` is a top-level folder of the repository; pytest's `pythonpath` setting finds it.
 from benchmarks import measure, run
 from benchmarks.plain_loops import KerasAdam, KerasRMSprop
 

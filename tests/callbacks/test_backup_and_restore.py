@@ -243,7 +243,7 @@ def test_corrupt_backup_without_a_previous_one_is_an_error_naming_it(tmp_path):
     model = _model()
     _interrupted(model, [BackupAndRestore(tmp_path), Interrupt(epoch=2)])
     _corrupt(tmp_path / "latest.safetensors")
-    with pytest.raises(ValueError, match="latest.safetensors"):
+    with pytest.raises(ValueError, match=r"latest\.safetensors"):
         _fit(_model(), [BackupAndRestore(tmp_path)])
 
 

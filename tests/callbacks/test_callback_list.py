@@ -166,7 +166,9 @@ def test_filters_apply_only_to_hooks_the_callback_overrides():
         ([("on_train_batch_end", Never())], TypeError, r"Sparse.hook_filters\(\)` to return a dict.*of type list"),
         ({"on_batch_end": Never()}, ValueError, r"Received: 'on_batch_end' \(of type str\)\. Use 'on_train_batch_end'"),
         ({"on_train_batch_ends": Never()}, ValueError, r"hook names\. Received: 'on_train_batch_ends'.*one of"),
-        ({"on_train_batch_end": 100}, TypeError, r"\['on_train_batch_end'\]` to be a `kfit.callbacks.EventFilter`. Received: 100 \(of type int\)\. Use Every\(n\)"),
+        ({"on_train_batch_end": 100}, TypeError,
+         r"\['on_train_batch_end'\]` to be a `kfit.callbacks.EventFilter`. Received: 100 \(of type int\)\. "
+         r"Use Every\(n\)"),
         ({"on_epoch_end": Every(2)}, ValueError, r"on a batch hook.*Received: hook='on_epoch_end'"),
     ],
 )

@@ -86,6 +86,10 @@ def test_patience_zero_behaves_like_one(patience):
     assert stopper.stopped_epoch == max(patience, 1) + 2
 
 
+def _state(cb):
+    return (cb.wait, cb.stopped_epoch, cb.best_epoch, cb.model.stop_training)
+
+
 def test_matches_keras_on_many_sequences():
     pytest.importorskip("keras")
     from keras.src.callbacks import EarlyStopping as KerasEarlyStopping
@@ -94,8 +98,8 @@ def test_matches_keras_on_many_sequences():
     sequences = [list(np.round(rs.rand(12), 1)) for _ in range(8)] + [[5.0, 4.0, 3.0, 2.0, 1.0, 0.5]]
     configs = itertools.product([0, 1, 3], [None, 0.3], [0, 0.05], [0, 2], ["min", "max"])
     for values, (patience, baseline, min_delta, start, mode) in itertools.product(sequences, configs):
-        kwargs = dict(monitor="val_loss", patience=patience, baseline=baseline, min_delta=min_delta,
-                      start_from_epoch=start, mode=mode)
+        kwargs = {"monitor": "val_loss", "patience": patience, "baseline": baseline, "min_delta": min_delta,
+                  "start_from_epoch": start, "mode": mode}
         ours, theirs = EarlyStopping(**kwargs), KerasEarlyStopping(**kwargs)
         ours.set_model(fake_model())
         theirs.set_model(fake_model())
@@ -104,8 +108,7 @@ def test_matches_keras_on_many_sequences():
         for epoch, value in enumerate(values):
             ours.on_epoch_end(epoch, {"val_loss": float(value)})
             theirs.on_epoch_end(epoch, {"val_loss": float(value)})
-            state = lambda cb: (cb.wait, cb.stopped_epoch, cb.best_epoch, cb.model.stop_training)
-            assert state(ours) == state(theirs), (kwargs, values, epoch)
+            assert _state(ours) == _state(theirs), (kwargs, values, epoch)
             assert ours.best == (None if theirs.best is None else float(theirs.best))
             if theirs.model.stop_training:
                 break
@@ -220,7 +223,7 @@ def test_fit_resolves_auto_mode(monitor, expected):
 
 
 def test_fit_with_unknown_monitor_raises():
-    with pytest.raises(ValueError, match="unknown.*mode='min'"):
+    with pytest.raises(ValueError, match=r"unknown.*mode='min'"):
         small_model().fit(X, Y, epochs=1, verbose=0, callbacks=[EarlyStopping(monitor="unknown")])
 
 

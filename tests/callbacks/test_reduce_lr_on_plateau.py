@@ -102,8 +102,8 @@ def test_matches_keras_on_many_sequences():
     sequences = [list(np.round(rs.rand(15), 1)) for _ in range(6)]
     configs = itertools.product([0, 1, 2], [0, 1, 3], [0.0, 0.02], [0.0, 0.004], ["min", "max"])
     for values, (patience, cooldown, min_lr, min_delta, mode) in itertools.product(sequences, configs):
-        kwargs = dict(monitor="val_loss", factor=0.5, patience=patience, cooldown=cooldown,
-                      min_lr=min_lr, min_delta=min_delta, mode=mode)
+        kwargs = {"monitor": "val_loss", "factor": 0.5, "patience": patience, "cooldown": cooldown,
+                  "min_lr": min_lr, "min_delta": min_delta, "mode": mode}
         ours, theirs = ReduceLROnPlateau(**kwargs), KerasReduceLROnPlateau(**kwargs)
         ours.set_model(fake_model(0.1))
         theirs.set_model(fake_model(0.1))
@@ -135,7 +135,7 @@ def test_plain_torch_optimizer_is_refused_with_the_alternative():
     model.compile(loss="mse", optimizer=torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1))
     reduce = ReduceLROnPlateau(monitor="loss")
     reduce.set_model(model)
-    with pytest.raises(ValueError, match="learning_rate.*torch.optim.lr_scheduler.ReduceLROnPlateau"):
+    with pytest.raises(ValueError, match=r"learning_rate.*torch\.optim\.lr_scheduler\.ReduceLROnPlateau"):
         reduce.on_epoch_end(0, {"loss": 1.0})
 
 

@@ -19,7 +19,7 @@ from kfit.callbacks import RemoteMonitor
 class _Recorder(http.server.BaseHTTPRequestHandler):
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
         self.send_response(self.server.status)
@@ -90,7 +90,9 @@ def test_numpy_and_torch_values_are_serialised(server):
     }
     RemoteMonitor(root=server.root, send_as_json=True).on_epoch_end(0, logs)
     sent = json.loads(server.requests[0]["body"])
-    assert sent == {"epoch": 0, "f32": 0.5, "scalar_array": 3.0, "array": [1, 2], "tensor": 2.0, "tensor_vec": [1.0, 4.0]}
+    assert sent == {
+        "epoch": 0, "f32": 0.5, "scalar_array": 3.0, "array": [1, 2], "tensor": 2.0, "tensor_vec": [1.0, 4.0]
+    }
 
 
 def test_unreachable_server_warns_with_the_url_and_training_goes_on():

@@ -159,7 +159,7 @@ def test_swap_on_epoch_lets_later_callbacks_save_ema_weights(tmp_path):
 
 
 def test_swap_on_epoch_puts_trained_weights_back_at_next_epoch_begin():
-    x, y, model, trained, ema = _trained_with_distinct_averages()
+    _, _, model, trained, ema = _trained_with_distinct_averages()
     cb = SwapEMAWeights(swap_on_epoch=True)
     cb.set_model(model)
     cb.on_epoch_end(0)

@@ -14,11 +14,11 @@ import torch
 
 pytest.importorskip("tensorboard")
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from conftest import guide_model
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import kfit  # noqa: E402
-from conftest import guide_model  # noqa: E402
-from kfit.callbacks import Callback, CallbackList, TensorBoard  # noqa: E402
+import kfit
+from kfit.callbacks import Callback, CallbackList, TensorBoard
 
 
 def _data(n: int = 64):
@@ -94,7 +94,8 @@ def test_torch_optimizer_logs_its_learning_rate_and_no_iteration_scalars(tmp_pat
     model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.03), loss="mse")
     model.fit(x, y, batch_size=16, epochs=2, validation_split=0.25, verbose=0,
               callbacks=[TensorBoard(tmp_path, write_graph=False)])
-    np.testing.assert_allclose(_scalars(_run(tmp_path, "train"), "epoch_learning_rate"), [(0, 0.03), (1, 0.03)], rtol=1e-6)
+    rates = _scalars(_run(tmp_path, "train"), "epoch_learning_rate")
+    np.testing.assert_allclose(rates, [(0, 0.03), (1, 0.03)], rtol=1e-6)
     assert _run(tmp_path, "validation").Tags()["scalars"] == ["epoch_loss"]
 
 
@@ -114,7 +115,9 @@ def test_validation_freq_writes_validation_only_on_validated_epochs(tmp_path):
     assert [s for s, _ in _scalars(val, "evaluation_loss_vs_iterations")] == [6, 12]
 
 
-@pytest.mark.parametrize("update_freq, written", [("batch", [1, 2, 3, 4, 5, 6, 7, 8]), (1, [1, 2, 3, 4, 5, 6, 7, 8]), (3, [3, 6])])
+@pytest.mark.parametrize(
+    "update_freq, written", [("batch", [1, 2, 3, 4, 5, 6, 7, 8]), (1, [1, 2, 3, 4, 5, 6, 7, 8]), (3, [3, 6])]
+)
 def test_batch_metrics_every_update_freq_batches(tmp_path, update_freq, written):
     x, y = _data()
     recorder = _BatchRecorder()
@@ -162,7 +165,8 @@ def test_steps_per_second(tmp_path):
 def test_weight_histograms_every_histogram_freq_epochs(tmp_path):
     x, y = _data()
     model = _model()
-    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[TensorBoard(tmp_path, histogram_freq=2, write_graph=False)])
+    callback = TensorBoard(tmp_path, histogram_freq=2, write_graph=False)
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[callback])
     train = _run(tmp_path, "train")
     assert sorted(train.Tags()["histograms"]) == ["dense/bias/histogram", "dense/kernel/histogram"]
     kernel = train.Histograms("dense/kernel/histogram")

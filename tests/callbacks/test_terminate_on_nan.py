@@ -242,7 +242,7 @@ def test_late_completion_stops_later_but_names_the_first_bad_batch(monkeypatch, 
 
 
 def test_epoch_end_drains_what_the_device_has_not_reported(monkeypatch):
-    callback, tracker, device = lagging_callback(monkeypatch, raise_error=True)
+    callback, tracker, _ = lagging_callback(monkeypatch, raise_error=True)
     for batch, loss in enumerate([1.0, float("nan"), 2.0]):
         tracker.update_state(torch.tensor(loss), sample_weight=4)
         callback.on_train_batch_end(batch, None)  # the device never reports during the epoch
@@ -252,7 +252,7 @@ def test_epoch_end_drains_what_the_device_has_not_reported(monkeypatch):
 
 
 def test_finite_epochs_leave_no_pending_probes(monkeypatch):
-    callback, tracker, device = lagging_callback(monkeypatch)
+    callback, tracker, _ = lagging_callback(monkeypatch)
     for batch in range(5):
         tracker.update_state(torch.tensor(1.0), sample_weight=4)
         callback.on_train_batch_end(batch, None)

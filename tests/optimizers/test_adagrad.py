@@ -39,5 +39,5 @@ def test_accumulator_starts_at_initial_value():
 
 
 def test_negative_initial_accumulator_is_rejected():
-    with pytest.raises(ValueError, match="`initial_accumulator_value` to be a number >= 0.0"):
+    with pytest.raises(ValueError, match=r"`initial_accumulator_value` to be a number >= 0\.0"):
         Adagrad(initial_accumulator_value=-1.0)

@@ -9,18 +9,17 @@ import numpy as np
 import pytest
 import torch
 from optimizer_parity import (
-    rtol_for,
     assert_close,
     gradient_sequence,
     initial_values,
     parity,
+    rtol_for,
     run_keras,
     run_kfit,
 )
 
 import kfit.backend.conversion as conversion
-from kfit import backend
-from kfit import optimizers
+from kfit import backend, optimizers
 from kfit.optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, OptimizerVariable, RMSprop
 
 keras = pytest.importorskip("keras")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from optimizer_parity import gradient_sequence, parity, run_kfit, run_keras, assert_close
+from optimizer_parity import assert_close, gradient_sequence, parity, run_keras, run_kfit
 
 from kfit.optimizers import SGD
 

@@ -22,7 +22,7 @@ def test_atomic_write_bytes_content_and_replaces_existing(tmp_path):
 def test_atomic_write_text_is_utf8(tmp_path):
     target = tmp_path / "t.txt"
     atomic_write_text(str(target), "héllo ✓")
-    assert target.read_bytes() == "héllo ✓".encode("utf-8")
+    assert target.read_bytes() == "héllo ✓".encode()
 
 
 def test_atomic_write_creates_parent_folders(tmp_path):
@@ -35,24 +35,22 @@ def test_atomic_write_creates_parent_folders(tmp_path):
 def test_exception_mid_write_keeps_old_file_and_removes_temp(tmp_path):
     target = tmp_path / "keep.bin"
     target.write_bytes(b"original")
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_write(target) as f:
-            f.write(b"partial data")
-            f.flush()
-            # The partial data exists on disk, but only under a temporary name.
-            assert target.read_bytes() == b"original"
-            assert len(os.listdir(tmp_path)) == 2
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_write(target) as f:
+        f.write(b"partial data")
+        f.flush()
+        # The partial data exists on disk, but only under a temporary name.
+        assert target.read_bytes() == b"original"
+        assert len(os.listdir(tmp_path)) == 2
+        raise RuntimeError("boom")
     assert target.read_bytes() == b"original"
     assert _listing(tmp_path) == ["keep.bin"]
 
 
 def test_exception_without_existing_target_leaves_nothing(tmp_path):
     target = tmp_path / "new.bin"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_write(target) as f:
-            f.write(b"x")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_write(target) as f:
+        f.write(b"x")
+        raise KeyboardInterrupt
     assert _listing(tmp_path) == []
 
 
@@ -105,24 +103,21 @@ def test_permissions_follow_umask_for_new_and_existing_files(tmp_path):
 
 
 def test_rejects_read_modes(tmp_path):
-    with pytest.raises(ValueError, match=r"mode='rb'"):
-        with atomic_write(tmp_path / "f", "rb"):
-            pass
+    with pytest.raises(ValueError, match=r"mode='rb'"), atomic_write(tmp_path / "f", "rb"):
+        pass
     assert _listing(tmp_path) == []
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
     target = tmp_path / "f.h5"
     target.write_bytes(b"old")
-    with pytest.raises(ValueError):
-        with atomic_path(target) as tmp:
-            with open(tmp, "wb") as f:
-                f.write(b"half")
-            raise ValueError
+    with pytest.raises(ValueError), atomic_path(target) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(b"half")
+        raise ValueError
     assert target.read_bytes() == b"old"
     assert _listing(tmp_path) == ["f.h5"]
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(b"new")
+    with atomic_path(target) as tmp, open(tmp, "wb") as f:
+        f.write(b"new")
     assert target.read_bytes() == b"new"
     assert _listing(tmp_path) == ["f.h5"]

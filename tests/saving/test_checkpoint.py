@@ -100,7 +100,7 @@ def test_damaged_file_names_the_file_and_changes_nothing(tmp_path, damage):
     _fit(target, 1)
     before = [w.copy() for w in target.get_weights()]
     iterations = int(target.optimizer.iterations)
-    with pytest.raises(ValueError, match="ckpt.safetensors"):
+    with pytest.raises(ValueError, match=r"ckpt\.safetensors"):
         load_checkpoint(path, target)
     for a, b in zip(before, target.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -129,7 +129,7 @@ def test_optimizer_group_mismatch_is_checked_before_weights_change(tmp_path):
     other = _model(kfit.optimizers.SGD(momentum=0.9), seed=2)
     other.optimizer.build(list(other.parameters())[:2])  # a different set of parameters
     before = [w.copy() for w in other.get_weights()]
-    with pytest.raises(ValueError, match="param groups of sizes \\[4\\].*\\[2\\]"):
+    with pytest.raises(ValueError, match=r"param groups of sizes \[4\].*\[2\]"):
         load_checkpoint(path, other)
     for a, b in zip(before, other.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -138,7 +138,7 @@ def test_optimizer_group_mismatch_is_checked_before_weights_change(tmp_path):
 def test_not_a_checkpoint(tmp_path):
     path = tmp_path / "other.safetensors"
     save_state(path, {}, {"epoch": 3})
-    with pytest.raises(ValueError, match="save_checkpoint.*other.safetensors"):
+    with pytest.raises(ValueError, match=r"save_checkpoint.*other\.safetensors"):
         load_checkpoint(path, _model())
 
 

@@ -95,14 +95,14 @@ def test_non_contiguous_device_free_inputs(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5"):
         h5_io.load_tensors(tmp_path / "missing.weights.h5")
 
 
 def test_not_hdf5(tmp_path):
     path = tmp_path / "junk.weights.h5"
     path.write_bytes(b"this is not an hdf5 file" * 10)
-    with pytest.raises(ValueError, match="junk.weights.h5"):
+    with pytest.raises(ValueError, match=r"junk\.weights\.h5"):
         h5_io.load_tensors(path)
 
 
@@ -111,7 +111,7 @@ def test_truncated_file(tmp_path):
     h5_io.save_tensors(path, {"w": torch.randn(64, 64)})
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(ValueError, match="cut.weights.h5"):
+    with pytest.raises(ValueError, match=r"cut\.weights\.h5"):
         h5_io.load_tensors(path)
 
 

@@ -94,7 +94,7 @@ def test_kfit_round_trip_uses_the_keras_layout_and_checks_shapes(tmp_path):
     with pytest.raises(ValueError, match=r"dense\.kernel: expected shape \(4, 9\), got shape \(4, 8\)"):
         wider.load_weights(path)
     shorter = kfit.Sequential([kfit.layers.Dense(8, input_dim=4)])
-    with pytest.raises(ValueError, match="Not in the module: .*layers/dense_1/vars/0"):
+    with pytest.raises(ValueError, match=r"Not in the module: .*layers/dense_1/vars/0"):
         shorter.load_weights(path)
     shorter.load_weights(path, skip_mismatch=True)
     np.testing.assert_array_equal(shorter.get_weights()[0], model.get_weights()[0])
@@ -117,5 +117,5 @@ def test_corrupt_keras_layout_file_names_the_file(tmp_path):
     _kfit_model().save_weights(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="m.weights.h5"):
+    with pytest.raises(ValueError, match=r"m\.weights\.h5"):
         _kfit_model().load_weights(path)

@@ -180,7 +180,7 @@ def test_custom_layer_and_custom_loss_need_custom_objects(tmp_path):
     save_model(model, path)
     with pytest.raises(ValueError, match="'Scale'"):
         load_model(path)
-    with pytest.raises(ValueError, match="custom_loss.*custom_objects"):
+    with pytest.raises(ValueError, match=r"custom_loss.*custom_objects"):
         load_model(path, custom_objects={"Scale": Scale})
     loaded = load_model(path, custom_objects={"Scale": Scale, "custom_loss": custom_loss})
     assert loaded.layers[1].factor == 2.0
@@ -303,7 +303,7 @@ def test_damaged_archive_is_a_clear_error_naming_the_file(tmp_path, how):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.keras"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.keras"):
         load_model(tmp_path / "nope.keras")
 
 

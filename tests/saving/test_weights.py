@@ -102,7 +102,7 @@ def test_shape_mismatch_lists_all_and_changes_nothing(tmp_path, ext):
     for k, v in other.state_dict().items():
         assert torch.equal(v, before[k]), k
     # A shape mismatch is an error even when names may differ.
-    with pytest.raises(ValueError, match="2.bias"):
+    with pytest.raises(ValueError, match=r"2\.bias"):
         load_weights(other, path, strict=False)
 
 
@@ -121,7 +121,7 @@ def test_missing_and_unexpected_keys(tmp_path, ext):
 
     # Unexpected: the file has more than the module.
     save_weights(big, path)
-    with pytest.raises(ValueError, match="Not in the module: 2.bias, 2.weight"):
+    with pytest.raises(ValueError, match=r"Not in the module: 2\.bias, 2\.weight"):
         load_weights(small, path)
 
     # strict=False loads the intersection and leaves the rest alone.
@@ -159,7 +159,7 @@ def test_unsupported_extension(tmp_path, name):
 
 
 def test_non_module_rejected(tmp_path):
-    with pytest.raises(TypeError, match="torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         save_weights({"w": torch.ones(1)}, tmp_path / "x.safetensors")
 
 

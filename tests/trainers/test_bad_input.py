@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import guide_model
 
 import kfit
-from conftest import guide_model
 
 
 def _model():
@@ -69,7 +69,7 @@ def test_y_with_dataloader():
 def test_fit_and_evaluate_before_compile(method):
     model = kfit.Sequential([kfit.layers.Dense(1, input_dim=784)])
     x, y = _data()
-    with pytest.raises(RuntimeError, match=r"compiled model before `%s\(\)`.*Call `model.compile" % method):
+    with pytest.raises(RuntimeError, match=rf"compiled model before `{method}\(\)`.*Call `model\.compile"):
         getattr(model, method)(x, y, verbose=0)
 
 

@@ -26,9 +26,9 @@ def test_steps_per_epoch_continues_and_wraps_with_a_fresh_shuffle():
     it = EpochIterator(ArrayDataAdapter(np.arange(6.0)[:, None], batch_size=2, shuffle=True), steps_per_epoch=2)
     epochs = [_rows(it.epoch()) for _ in range(3)]
     assert all(len(e) == 2 for e in epochs)
-    first_pass = sorted(sum(epochs[0] + epochs[1][:1], []))
+    first_pass = sorted(row for batch in epochs[0] + epochs[1][:1] for row in batch)
     assert first_pass == [0, 1, 2, 3, 4, 5]  # one pass covers every row once
-    second_pass = sum(epochs[1][1:] + epochs[2], [])
+    second_pass = [row for batch in epochs[1][1:] + epochs[2] for row in batch]
     assert sorted(second_pass) == [0, 1, 2, 3, 4, 5]
 
 

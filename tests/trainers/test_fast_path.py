@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import kfit
-from kfit.trainers.fast_path import FastPath, Pairing, loss_kernel, metric_kernel
 from kfit.trainers.compile_utils import CompileLoss
+from kfit.trainers.fast_path import FastPath, Pairing, loss_kernel, metric_kernel
 
 ROWS, BATCH, LR = 10, 4, 0.05  # batches of 4, 4 and 2: the last one is short
 
@@ -172,7 +172,8 @@ def test_fit_and_evaluate_match_a_hand_written_loop(name: str, general_loss_call
 
     logs = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
     with torch.no_grad():
-        pred = _activate(case, torch.tensor(x, dtype=torch.float64) @ torch.tensor(weights[0]) + torch.tensor(weights[1]))
+        z = torch.tensor(x, dtype=torch.float64) @ torch.tensor(weights[0]) + torch.tensor(weights[1])
+        pred = _activate(case, z)
         yt = _hand_target(case, y, case.units)
         batch_losses = [float(case.hand_loss(pred[s:s + BATCH], yt[s:s + BATCH])) * len(pred[s:s + BATCH])
                         for s in range(0, ROWS, BATCH)]

@@ -117,7 +117,7 @@ def test_multi_input(structure):
     model.predict(inputs, verbose=0)  # builds the weights
     k0, b0 = model.get_weights()
     model.fit(inputs, y, batch_size=BS, epochs=2, shuffle=False, verbose=0)
-    k_ref, b_ref = _reference(x, y, k0, b0)
+    k_ref, _ = _reference(x, y, k0, b0)
     np.testing.assert_allclose(model.get_weights()[0], k_ref, rtol=1e-5, atol=1e-6)
     assert model.predict(inputs, verbose=0).shape == (N, 1)
 

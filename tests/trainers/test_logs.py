@@ -44,7 +44,9 @@ CONSUMERS = {
     "json.dumps": (json.dumps, '{"loss": 0.25, "mae": 0.5}'),
     "json.dumps sorted": (lambda logs: json.dumps(logs, sort_keys=True), '{"loss": 0.25, "mae": 0.5}'),
     "json.dumps separators": (lambda logs: json.dumps(logs, separators=(",", ":")), '{"loss":0.25,"mae":0.5}'),
-    "json.dumps indent (Python encoder)": (lambda logs: json.dumps(logs, indent=1), '{\n "loss": 0.25,\n "mae": 0.5\n}'),
+    "json.dumps indent (Python encoder)": (
+        lambda logs: json.dumps(logs, indent=1), '{\n "loss": 0.25,\n "mae": 0.5\n}'
+    ),
     "list()": (list, ["loss", "mae"]),
     "sorted()": (sorted, ["loss", "mae"]),
     "reversed()": (lambda logs: list(reversed(logs)), ["mae", "loss"]),
@@ -60,7 +62,7 @@ CONSUMERS = {
     "str()": (str, "{'loss': 0.25, 'mae': 0.5}"),
     "f-string": (lambda logs: f"{logs}", "{'loss': 0.25, 'mae': 0.5}"),
     "==": (lambda logs: logs == VALUES, True),
-    "== reflected": (lambda logs: VALUES == logs, True),
+    "== reflected": (lambda logs: logs == VALUES, True),
     "!=": (lambda logs: logs != VALUES, False),
     "copy()": (lambda logs: logs.copy(), VALUES),
     "copy.copy": (copy.copy, VALUES),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-
-import kfit
 from conftest import guide_model
 
-
+import kfit
 
 
 class EpochOnly(kfit.callbacks.Callback):

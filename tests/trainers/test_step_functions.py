@@ -52,7 +52,7 @@ def guide_model(k: Any, kind: str) -> Any:
             y_pred = self(x, training=True)
             loss = self.compute_loss(y=y, y_pred=y_pred)
             loss.backward()
-            trainable_weights = [v for v in self.trainable_weights]
+            trainable_weights = [v for v in self.trainable_weights]  # noqa: C416 (the guide's line)
             gradients = [v.value.grad for v in trainable_weights]
             with torch.no_grad():
                 self.optimizer.apply(gradients, trainable_weights)
@@ -77,7 +77,7 @@ def guide_model(k: Any, kind: str) -> Any:
             y_pred = self(x, training=True)
             loss = self.loss_fn(y, y_pred)
             loss.backward()
-            trainable_weights = [v for v in self.trainable_weights]
+            trainable_weights = [v for v in self.trainable_weights]  # noqa: C416 (the guide's line)
             gradients = [v.value.grad for v in trainable_weights]
             with torch.no_grad():
                 self.optimizer.apply(gradients, trainable_weights)
@@ -101,7 +101,7 @@ def guide_model(k: Any, kind: str) -> Any:
             y_pred = self(x, training=True)
             loss = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
             loss.backward()
-            trainable_weights = [v for v in self.trainable_weights]
+            trainable_weights = [v for v in self.trainable_weights]  # noqa: C416 (the guide's line)
             gradients = [v.value.grad for v in trainable_weights]
             with torch.no_grad():
                 self.optimizer.apply(gradients, trainable_weights)
@@ -206,7 +206,7 @@ def test_an_overridden_train_step_is_called_for_every_batch_and_its_dict_becomes
     class Custom(kfit.Sequential):
         def train_step(self, data: Any) -> dict[str, Any]:
             calls.append(data)
-            x, y = data
+            x, _ = data
             return {"rows": torch.tensor(float(len(x))), "nested": {"twice": torch.tensor(2.0 * len(x))}}
 
     model = Custom([kfit.Input((4,)), kfit.layers.Dense(1)])
@@ -339,7 +339,8 @@ def test_gan_with_two_optimizers() -> None:
 
             misleading_labels = torch.zeros((batch_size, 1))
             self.zero_grad()
-            g_loss = self.loss_fn(misleading_labels, self.discriminator(self.generator(torch.randn(batch_size, self.latent_dim))))
+            fakes = self.generator(torch.randn(batch_size, self.latent_dim))
+            g_loss = self.loss_fn(misleading_labels, self.discriminator(fakes))
             g_loss.backward()
             grads = [v.value.grad for v in self.generator.trainable_weights]
             with torch.no_grad():

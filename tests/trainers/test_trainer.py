@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import guide_model
 
 import kfit
-from conftest import guide_model
 
 
 class Recorder(kfit.callbacks.Callback):
@@ -268,7 +268,7 @@ def test_validation_split_takes_last_rows_and_shuffles_only_training():
 
         model._step_functions[kind] = spy
     model.fit(x, y, batch_size=2, epochs=3, validation_split=0.25, shuffle=True, verbose=0)
-    train_epochs = [sum(seen["train"][i:i + 4], []) for i in range(0, 12, 4)]
+    train_epochs = [[row for batch in seen["train"][i:i + 4] for row in batch] for i in range(0, 12, 4)]
     assert all(sorted(e) == [0, 1, 2, 3, 4, 5, 6] for e in train_epochs)
     assert len({tuple(e) for e in train_epochs}) > 1  # reshuffled
     assert seen["test"] == [[7, 8], [9]] * 3  # always in order
@@ -310,7 +310,7 @@ def test_train_test_predict_on_batch(guide_data):
     x, y = guide_data
     model = guide_model(learning_rate=0.0)
     kernel, bias = model.get_weights()
-    loss, mae = model.test_on_batch(x[:10], y[:10])
+    loss, _ = model.test_on_batch(x[:10], y[:10])
     pred = x[:10] @ kernel + bias
     np.testing.assert_allclose(loss, ((pred[:, 0] - y[:10]) ** 2).mean(), rtol=1e-5)
     np.testing.assert_allclose(model.predict_on_batch(x[:10]), pred, rtol=1e-5)

@@ -70,7 +70,7 @@ def test_one_counter_is_shared_by_every_kind_of_object_as_in_keras():
 
 
 def test_get_object_name_matches_keras():
-    def MyMetricFunction(y_true, y_pred):  # noqa: N802 - a user's function name, as written
+    def MyMetricFunction(y_true, y_pred):
         return y_true
 
     class Unnamed:

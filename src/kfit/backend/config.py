@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon"]
+__all__ = ["epsilon", "floatx", "set_epsilon", "set_floatx"]
 
 _FLOATX = "float32"
 _EPSILON = 1e-7

@@ -15,7 +15,7 @@ import torch
 from kfit.backend.config import floatx
 from kfit.utils.errors import received
 
-__all__ = ["to_torch_dtype", "standardize_dtype", "convert_to_tensor"]
+__all__ = ["convert_to_tensor", "standardize_dtype", "to_torch_dtype"]
 
 
 def to_torch_dtype(dtype: Any) -> torch.dtype:

@@ -104,14 +104,20 @@ _huber_native = getattr(_nn, "huber_loss", None)
 _bce_native = getattr(_nn, "binary_cross_entropy", None)
 _cross_entropy_native = getattr(_nn, "cross_entropy_loss", None)
 
+# A private kernel, given to the `_<loss>_private(native)` builders only where this torch has it.
+_Kernel = Callable[..., torch.Tensor]
+_Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 # --------------------------------------------------------------------------------------
 # Mean-reduced losses on `(y_pred, y_true)` of one shape (labels for `cross_entropy`).
 # --------------------------------------------------------------------------------------
 
 
-def _mse_private(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    return _mse_native(y_pred, y_true, _MEAN)
+def _mse_private(native: _Kernel) -> _Loss:
+    def mse_loss(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return native(y_pred, y_true, _MEAN)
+
+    return mse_loss
 
 
 def _mse_public(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
@@ -124,8 +130,11 @@ def _mse_public(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(y_pred, y_true)
 
 
-def _l1_private(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    return _l1_native(y_pred, y_true, _MEAN)
+def _l1_private(native: _Kernel) -> _Loss:
+    def l1_loss(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+        return native(y_pred, y_true, _MEAN)
+
+    return l1_loss
 
 
 def _l1_public(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
@@ -138,8 +147,11 @@ def _l1_public(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(y_pred, y_true)
 
 
-def _huber_private(y_pred: torch.Tensor, y_true: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
-    return _huber_native(y_pred, y_true, _MEAN, delta)
+def _huber_private(native: _Kernel) -> Callable[..., torch.Tensor]:
+    def huber_loss(y_pred: torch.Tensor, y_true: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+        return native(y_pred, y_true, _MEAN, delta)
+
+    return huber_loss
 
 
 def _huber_public(y_pred: torch.Tensor, y_true: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
@@ -152,8 +164,11 @@ def _huber_public(y_pred: torch.Tensor, y_true: torch.Tensor, delta: float = 1.0
     return F.huber_loss(y_pred, y_true, delta=delta)
 
 
-def _bce_private(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return _bce_native(probabilities, targets, None, _MEAN)
+def _bce_private(native: _Kernel) -> _Loss:
+    def binary_cross_entropy(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return native(probabilities, targets, None, _MEAN)
+
+    return binary_cross_entropy
 
 
 def _bce_public(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -168,8 +183,11 @@ def _bce_public(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy(probabilities, targets)
 
 
-def _cross_entropy_private(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return _cross_entropy_native(logits, labels, None, _MEAN, _IGNORE_INDEX, 0.0)
+def _cross_entropy_private(native: _Kernel) -> _Loss:
+    def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return native(logits, labels, None, _MEAN, _IGNORE_INDEX, 0.0)
+
+    return cross_entropy
 
 
 def _cross_entropy_public(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -283,24 +301,27 @@ def fused_adam_available(device: torch.device) -> bool:
     return _fused_adam_native is not None and device.type in ("cpu", "cuda")
 
 
-def _fused_adam_private(
-    params: list[torch.Tensor],
-    grads: list[torch.Tensor],
-    exp_avgs: list[torch.Tensor],
-    exp_avg_sqs: list[torch.Tensor],
-    step: int,
-    *,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-) -> None:
-    # The kernel only reads the step, so one tensor serves every parameter.
-    steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
-    _fused_adam_native(
-        params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=lr,
-        beta1=beta1, beta2=beta2, weight_decay=0.0, eps=eps, maximize=False,
-    )
+def _fused_adam_private(native: Callable[..., Any]) -> Callable[..., None]:
+    def fused_adam_(
+        params: list[torch.Tensor],
+        grads: list[torch.Tensor],
+        exp_avgs: list[torch.Tensor],
+        exp_avg_sqs: list[torch.Tensor],
+        step: int,
+        *,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+    ) -> None:
+        # The kernel only reads the step, so one tensor serves every parameter.
+        steps = [torch.tensor(float(step), device=params[0].device)] * len(params)
+        native(
+            params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=lr,
+            beta1=beta1, beta2=beta2, weight_decay=0.0, eps=eps, maximize=False,
+        )
+
+    return fused_adam_
 
 
 def _fused_adam_public(
@@ -451,7 +472,7 @@ def hooked_step(step: Callable[..., Any]) -> Callable[..., Any]:
 # --------------------------------------------------------------------------------------
 
 
-def _unwrap(value: Any, cls: type) -> Any:
+def _unwrap(value: Any, cls: type[torch.Tensor]) -> Any:
     if isinstance(value, cls):
         return value.as_subclass(torch.Tensor)
     if isinstance(value, (list, tuple)):
@@ -460,7 +481,7 @@ def _unwrap(value: Any, cls: type) -> Any:
 
 
 def _plain_torch_function(
-    cls: type,
+    cls: type[torch.Tensor],
     func: Callable[..., Any],
     types: Any,
     args: tuple[Any, ...] = (),
@@ -480,19 +501,22 @@ disabled_torch_function: Any  # assign as a subclass's `__torch_function__`
 
 # public name -> (private-branch implementation or None where this torch lacks it, public fallback)
 _BRANCHES: dict[str, tuple[Any, Any]] = {
-    "mse_loss": (_mse_private if _mse_native else None, _mse_public),
-    "l1_loss": (_l1_private if _l1_native else None, _l1_public),
-    "huber_loss": (_huber_private if _huber_native else None, _huber_public),
-    "binary_cross_entropy": (_bce_private if _bce_native else None, _bce_public),
+    "mse_loss": (_mse_private(_mse_native) if _mse_native else None, _mse_public),
+    "l1_loss": (_l1_private(_l1_native) if _l1_native else None, _l1_public),
+    "huber_loss": (_huber_private(_huber_native) if _huber_native else None, _huber_public),
+    "binary_cross_entropy": (_bce_private(_bce_native) if _bce_native else None, _bce_public),
     "cross_entropy": (
-        _cross_entropy_private if _cross_entropy_native else None,
+        _cross_entropy_private(_cross_entropy_native) if _cross_entropy_native else None,
         _cross_entropy_public,
     ),
     **{
         f"foreach_{op}": (getattr(torch, f"_foreach_{op}", None), _per_tensor(op))
         for op in _FOREACH_OPS
     },
-    "fused_adam_": (_fused_adam_private if _fused_adam_native else None, _fused_adam_public),
+    "fused_adam_": (
+        _fused_adam_private(_fused_adam_native) if _fused_adam_native else None,
+        _fused_adam_public,
+    ),
     "set_grad_enabled": (_set_grad_enabled_native, _set_grad_enabled_public),
     "disabled_torch_function": (
         getattr(torch._C, "_disabled_torch_function_impl", None),

@@ -86,7 +86,7 @@ class Variable(torch.nn.Parameter):
             self.sub_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
         return self
 
-    def numpy(self, *, force: bool = False) -> np.ndarray:  # type: ignore[override]
+    def numpy(self, *, force: bool = False) -> np.ndarray:
         """A numpy copy of the value (Keras's `Variable.numpy`; works with gradients on)."""
         return self.detach().cpu().numpy().copy()
 

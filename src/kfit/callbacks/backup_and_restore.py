@@ -114,7 +114,7 @@ class BackupAndRestore(Callback):
         # unbuilt); a batch-level one is called only on the batches it backs up at.
         if self.save_freq == "epoch":
             return {"on_train_batch_end": Never()}
-        return {"on_train_batch_end": Every(self.save_freq)}  # type: ignore[arg-type]
+        return {"on_train_batch_end": Every(self.save_freq)}
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._current_epoch = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kfit.callbacks.callback import Callback
@@ -10,7 +10,7 @@ from kfit.callbacks.event_filters import EventFilter
 from kfit.callbacks.history import History
 from kfit.callbacks.progbar_logger import ProgbarLogger
 
-__all__ = ["CallbackList", "HOOKS"]
+__all__ = ["HOOKS", "CallbackList"]
 
 Logs = dict[str, Any]
 
@@ -176,7 +176,7 @@ class CallbackList(Callback):
         if history is not None:
             model.history = history
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Callback]:
         return iter(self.callbacks)
 
     def __len__(self) -> int:

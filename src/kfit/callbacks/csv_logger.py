@@ -132,6 +132,8 @@ class CSVLogger(Callback):
         if self.csv_file is None:
             # Hooks driven by hand without on_train_begin.
             self.on_train_begin()
+        csv_file = self.csv_file
+        assert csv_file is not None  # on_train_begin opened it
         if self.keys is None:
             self.keys = self._columns(logs)
         if self.writer is None:
@@ -139,11 +141,11 @@ class CSVLogger(Callback):
             class Dialect(csv.excel):
                 delimiter = self.sep
 
-            self.writer = csv.writer(self.csv_file, dialect=Dialect)
+            self.writer = csv.writer(csv_file, dialect=Dialect)
             if self._write_header:
                 self.writer.writerow(["epoch", *self.keys])
         self.writer.writerow([epoch, *(_cell(logs.get(key, "NA")) for key in self.keys)])
-        self.csv_file.flush()  # type: ignore[union-attr]
+        csv_file.flush()
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         self._close()

@@ -89,7 +89,9 @@ class LearningRateScheduler(Callback):
         self._takes_lr = two is not False
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        optimizer = optimizer_with_learning_rate(self.model, "LearningRateScheduler", "torch.optim.lr_scheduler.LambdaLR")
+        optimizer = optimizer_with_learning_rate(
+            self.model, "LearningRateScheduler", "torch.optim.lr_scheduler.LambdaLR"
+        )
         if self._takes_lr:
             value = self.schedule(epoch, float(optimizer.learning_rate))
         else:
@@ -104,7 +106,10 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
-            logs["learning_rate"] = float(optimizer_with_learning_rate(self.model, "LearningRateScheduler", "torch.optim.lr_scheduler.LambdaLR").learning_rate)
+            optimizer = optimizer_with_learning_rate(
+                self.model, "LearningRateScheduler", "torch.optim.lr_scheduler.LambdaLR"
+            )
+            logs["learning_rate"] = float(optimizer.learning_rate)
 
     def _to_float(self, value: Any) -> float:
         if isinstance(value, torch.Tensor) and value.dim() == 0 and value.is_floating_point():

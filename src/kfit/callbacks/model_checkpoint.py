@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -20,10 +20,10 @@ _MODEL_EXTENSIONS = (".keras",)
 _WEIGHTS_EXTENSIONS = (".weights.h5", ".safetensors")
 
 
-def check_save_freq(save_freq: Any, action: str) -> str | int:
+def check_save_freq(save_freq: Any, action: str) -> Literal["epoch"] | int:
     """Validates a `save_freq`: "epoch" or a number of batches (ModelCheckpoint, BackupAndRestore)."""
     if save_freq == "epoch" and isinstance(save_freq, str):
-        return save_freq
+        return "epoch"
     if isinstance(save_freq, (int, np.integer)) and not isinstance(save_freq, bool) and save_freq >= 1:
         return int(save_freq)
     raise ValueError(
@@ -139,7 +139,7 @@ class ModelCheckpoint(MonitorCallback):
         # called on the batches it saves at only, so it reads the batch logs only then.
         if self.save_freq == "epoch":
             return {"on_train_batch_end": Never()}
-        return {"on_train_batch_end": Every(self.save_freq)}  # type: ignore[arg-type]
+        return {"on_train_batch_end": Every(self.save_freq)}
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.best = self.initial_value_threshold
@@ -196,12 +196,13 @@ class ModelCheckpoint(MonitorCallback):
             )
             return True
         current = self.get_monitor_value(logs)
+        assert current is not None  # None only when absent from the logs, handled above
         if self.monitor_op is None:
             # Resolved now rather than at the first comparison, so that an unknown
             # direction is reported at the first epoch.
             self._set_monitor_op()
         best = "None" if self.best is None else f"{self.best:.5f}"
-        if self._is_improvement(current, self.best):  # type: ignore[arg-type]
+        if self._is_improvement(current, self.best):
             if self.verbose > 0:
                 print(
                     f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "

@@ -140,7 +140,9 @@ class MonitorCallback(Callback):
             self.monitor_op = operator.lt
             return
         # The compiled metrics come as one `CompileMetrics`; its members carry the directions.
-        metrics = [m for metric in getattr(self.model, "metrics", None) or [] for m in getattr(metric, "metrics", [metric])]
+        metrics = [
+            m for metric in getattr(self.model, "metrics", None) or [] for m in getattr(metric, "metrics", [metric])
+        ]
         direction = next(
             (getattr(m, "direction", None) for m in metrics if getattr(m, "name", None) == name),
             None,

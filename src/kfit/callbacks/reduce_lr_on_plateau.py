@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from kfit.callbacks.monitor_callback import MonitorCallback
 from kfit.callbacks.learning_rate_scheduler import optimizer_with_learning_rate
+from kfit.callbacks.monitor_callback import MonitorCallback
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -155,7 +155,9 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = {} if logs is None else logs
-        optimizer = optimizer_with_learning_rate(self.model, "ReduceLROnPlateau", "torch.optim.lr_scheduler.ReduceLROnPlateau")
+        optimizer = optimizer_with_learning_rate(
+            self.model, "ReduceLROnPlateau", "torch.optim.lr_scheduler.ReduceLROnPlateau"
+        )
         logs["learning_rate"] = float(optimizer.learning_rate)
         if self.monitor_op is None:
             self._set_monitor_op()

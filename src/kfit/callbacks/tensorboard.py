@@ -14,7 +14,7 @@ import numbers
 import os
 import time
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ def _received(name: str, value: Any) -> str:
 
 
 def _is_count(value: Any, minimum: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= minimum)
 
 
 def _check_freq(name: str, value: Any) -> int:
@@ -57,11 +57,11 @@ def _check_freq(name: str, value: Any) -> int:
     return int(value)
 
 
-def _parse_update_freq(value: Any) -> str | int:
+def _parse_update_freq(value: Any) -> Literal["epoch"] | int:
     if value == "batch":
         return 1
     if value == "epoch" or _is_count(value, 1):
-        return value if isinstance(value, str) else int(value)
+        return "epoch" if isinstance(value, str) else int(value)
     hint = 'Pass "epoch", "batch" or a number of batches such as update_freq=100.'
     if isinstance(value, str):
         close = difflib.get_close_matches(value, ["epoch", "batch"], n=1)
@@ -141,7 +141,7 @@ class TensorBoard(Callback):
     | `epoch_learning_rate` | `train` | epoch |
     | `epoch_steps_per_second` (`write_steps_per_second`) | `train` | epoch |
     | `evaluation_<metric>_vs_iterations` (each evaluation) | `validation` | `optimizer.iterations` |
-    | `batch_<metric>`, `batch_steps_per_second` (`update_freq` not `"epoch"`) | `train` | train batch, counted from 1 across epochs |
+    | `batch_<metric>`, `batch_steps_per_second` (`update_freq` != `"epoch"`) | `train` | batch, from 1 over epochs |
     | `<weight>/histogram`, `<weight>/image` (`histogram_freq`, `write_images`) | `train` | epoch |
 
     `<weight>` is the weight's `state_dict` name with `/` for `.` (e.g. `dense/kernel`). A writer
@@ -354,7 +354,8 @@ class TensorBoard(Callback):
                 rate = (step - self._window_step) / (now - self._window_time)
                 writer.add_scalar("batch_steps_per_second", rate, step)
             self._window_step, self._window_time = step, now
-        if self._profiler is not None and step >= self._profile_range[1]:  # type: ignore[index]
+        profile_range = self._profile_range  # not None while a profiler runs
+        if self._profiler is not None and profile_range is not None and step >= profile_range[1]:
             self._stop_profiler()
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
@@ -437,7 +438,7 @@ class TensorBoard(Callback):
             with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 self._writer("train").add_graph(model, inputs, use_strict_trace=False)
-        except Exception as error:  # noqa: BLE001 - any tracing failure only loses the graph
+        except Exception as error:
             warnings.warn(
                 f"TensorBoard could not trace the graph of model {getattr(model, 'name', type(model).__name__)!r} "
                 f"({type(error).__name__}: {error}); no graph is written. Pass write_graph=False to "

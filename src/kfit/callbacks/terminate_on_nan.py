@@ -31,7 +31,7 @@ Logs = dict[str, Any]
 class _Probe:
     """One queued read of the loss total: a host buffer, its numpy view and the device event."""
 
-    __slots__ = ("buffer", "view", "event", "batch")
+    __slots__ = ("batch", "buffer", "event", "view")
 
     def __init__(self, buffer: torch.Tensor, event: Any) -> None:
         self.buffer = buffer

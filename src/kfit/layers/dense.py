@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -69,15 +70,27 @@ class Dense(Layer):
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         in_dim = input_shape[-1]
-        self.input_dim = int(in_dim)  # type: ignore[arg-type]
+        if in_dim is None:
+            raise ValueError(
+                "Expected the last dimension of the input shape of a Dense layer to be known. "
+                f"Received: input_shape={input_shape!r}. Pass e.g. input_shape=(784,)."
+            )
+        self.input_dim = int(in_dim)
         dtype = torch.get_default_dtype()
-        values = self.kernel_initializer((self.input_dim, self.units), dtype=dtype)
+        # None is Keras's default for a float weight: glorot-uniform, for the bias too.
+        kernel_initializer = self.kernel_initializer
+        if kernel_initializer is None:
+            kernel_initializer = initializers.GlorotUniform()
+        bias_initializer = self.bias_initializer
+        if bias_initializer is None:
+            bias_initializer = initializers.GlorotUniform()
+        values = kernel_initializer((self.input_dim, self.units), dtype=dtype)
         # Shape (in, out), strides (1, in): see the class docstring. Optimizer slots and
         # gradients follow a parameter's strides, so the whole update keeps this layout.
         kernel = torch.empty((self.units, self.input_dim), dtype=values.dtype, device=values.device).t()
         self.kernel = Variable(kernel.copy_(values))
         self.bias = (
-            Variable(self.bias_initializer((self.units,), dtype=dtype))
+            Variable(bias_initializer((self.units,), dtype=dtype))
             if self.use_bias
             else None
         )
@@ -101,7 +114,14 @@ class Dense(Layer):
             units=self.units,
             activation=activations.serialize(self.activation),
             use_bias=self.use_bias,
-            kernel_initializer=initializers.serialize(self.kernel_initializer),
-            bias_initializer=initializers.serialize(self.bias_initializer),
+            kernel_initializer=_initializer_config(self.kernel_initializer),
+            bias_initializer=_initializer_config(self.bias_initializer),
         )
         return config
+
+
+def _initializer_config(
+    initializer: initializers.Initializer | Callable[..., torch.Tensor] | None,
+) -> dict[str, Any] | None:
+    # None (Keras's default) is written as None, as Keras writes it.
+    return None if initializer is None else initializers.serialize(initializer)

@@ -10,7 +10,7 @@ import torch
 from kfit.layers.layer import Layer
 from kfit.saving.object_registration import register_keras_serializable
 
-__all__ = ["InputLayer", "Input"]
+__all__ = ["Input", "InputLayer"]
 
 
 @register_keras_serializable(package="keras")
@@ -52,7 +52,7 @@ class InputLayer(Layer):
         return {"name": self.name, "batch_shape": list(self.batch_shape), "dtype": self._dtype}
 
 
-def Input(  # noqa: N802 (Keras's public name)
+def Input(
     shape: Sequence[int | None] | None = None,
     batch_size: int | None = None,
     dtype: Any = None,

@@ -15,7 +15,6 @@ understands) carry Keras's names for its registry.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -59,41 +58,41 @@ from kfit.losses.losses import (
 from kfit.utils.errors import received, unknown_identifier_error
 
 __all__ = [
-    "Loss",
-    "LossFunctionWrapper",
-    "MeanSquaredError",
-    "MeanAbsoluteError",
-    "MeanAbsolutePercentageError",
-    "MeanSquaredLogarithmicError",
-    "CosineSimilarity",
-    "Huber",
-    "LogCosh",
-    "Hinge",
-    "SquaredHinge",
-    "CategoricalHinge",
-    "KLDivergence",
-    "Poisson",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
+    "Loss",
+    "LossFunctionWrapper",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
     "SparseCategoricalCrossentropy",
-    "mean_squared_error",
-    "mean_absolute_error",
-    "mean_absolute_percentage_error",
-    "mean_squared_logarithmic_error",
-    "cosine_similarity",
-    "huber",
-    "log_cosh",
-    "hinge",
-    "squared_hinge",
-    "categorical_hinge",
-    "kl_divergence",
-    "poisson",
+    "SquaredHinge",
     "binary_crossentropy",
     "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-    "get",
-    "serialize",
+    "categorical_hinge",
+    "cosine_similarity",
     "deserialize",
+    "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "serialize",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 _CLASSES: tuple[type[Loss], ...] = (
@@ -206,6 +205,11 @@ def deserialize(
     class_name = config["class_name"]
     inner = config.get("config")
     if class_name == "function":
+        if inner is None:
+            raise ValueError(
+                "Expected a 'function' config to hold the loss function's name under 'config'. "
+                f"{received('config', config)} Pass the output of `kfit.losses.serialize`."
+            )
         return deserialize(inner, custom_objects)
     if class_name not in table:
         raise unknown_identifier_error("loss", class_name, table)
@@ -239,7 +243,7 @@ def get(identifier: Any) -> Loss | Callable[..., Any] | None:
         obj = ALL_OBJECTS_DICT[identifier]
     else:
         obj = identifier
-    if inspect.isclass(obj):
+    if isinstance(obj, type):  # a class: a fresh instance
         return obj()
     if callable(obj):
         return obj

@@ -20,21 +20,21 @@ from kfit.losses.loss import cast_and_align, l2_normalize
 from kfit.utils.errors import received
 
 __all__ = [
-    "mean_squared_error",
-    "mean_absolute_error",
-    "mean_absolute_percentage_error",
-    "mean_squared_logarithmic_error",
-    "cosine_similarity",
-    "huber",
-    "log_cosh",
-    "hinge",
-    "squared_hinge",
-    "categorical_hinge",
-    "kl_divergence",
-    "poisson",
     "binary_crossentropy",
     "categorical_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
     "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 
@@ -383,5 +383,6 @@ def sparse_categorical_crossentropy(
     if valid_mask is not None:
         valid_mask = valid_mask.reshape(res_shape)
         result = torch.where(valid_mask, result, 0.0)
-        result._keras_mask = valid_mask
+        # Keras's convention: the mask rides on the tensor as an attribute torch does not declare.
+        result._keras_mask = valid_mask  # type: ignore[attr-defined]
     return result

@@ -20,16 +20,16 @@ from kfit.utils.errors import received
 from kfit.utils.naming import auto_name
 
 __all__ = [
-    "Loss",
     "REDUCTIONS",
-    "standardize_reduction",
-    "squeeze_or_expand_to_same_rank",
+    "Loss",
+    "apply_mask",
     "cast_and_align",
     "divide_no_nan",
     "l2_normalize",
-    "apply_mask",
     "reduce_values",
     "reduce_weighted_values",
+    "squeeze_or_expand_to_same_rank",
+    "standardize_reduction",
 ]
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -291,6 +291,7 @@ class Loss:
         y_true = _convert_structure(y_true, dtype, device)
         values = self.call(y_true, y_pred)
         out_mask = _get_mask(values)
+        mask: torch.Tensor | None
         if in_mask is not None and out_mask is not None:
             mask = in_mask & out_mask
         else:

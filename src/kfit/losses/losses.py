@@ -32,22 +32,22 @@ from kfit.losses.loss import Loss, squeeze_or_expand_to_same_rank
 from kfit.utils.errors import received
 
 __all__ = [
-    "LossFunctionWrapper",
-    "MeanSquaredError",
-    "MeanAbsoluteError",
-    "MeanAbsolutePercentageError",
-    "MeanSquaredLogarithmicError",
-    "CosineSimilarity",
-    "Huber",
-    "LogCosh",
-    "Hinge",
-    "SquaredHinge",
-    "CategoricalHinge",
-    "KLDivergence",
-    "Poisson",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
+    "LossFunctionWrapper",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
     "SparseCategoricalCrossentropy",
+    "SquaredHinge",
 ]
 
 LossFn = Callable[..., torch.Tensor]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -53,48 +52,48 @@ from kfit.utils.errors import received, unknown_identifier_error
 from kfit.utils.naming import get_object_name, to_snake_case
 
 __all__ = [
-    "Metric",
-    "MetricVariable",
-    "Mean",
-    "Sum",
-    "MeanMetricWrapper",
-    "MeanSquaredError",
-    "MeanAbsoluteError",
-    "MeanAbsolutePercentageError",
-    "MeanSquaredLogarithmicError",
-    "RootMeanSquaredError",
-    "CosineSimilarity",
-    "LogCoshError",
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "CosineSimilarity",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "MetricVariable",
+    "RootMeanSquaredError",
     "SparseCategoricalAccuracy",
-    "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
+    "Sum",
+    "TopKCategoricalAccuracy",
     "accuracy",
     "binary_accuracy",
+    "binary_crossentropy",
     "categorical_accuracy",
-    "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy",
-    "mean_squared_error",
+    "categorical_crossentropy",
+    "categorical_hinge",
+    "deserialize",
+    "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
     "mean_absolute_error",
     "mean_absolute_percentage_error",
+    "mean_squared_error",
     "mean_squared_logarithmic_error",
-    "log_cosh",
-    "huber",
-    "hinge",
-    "squared_hinge",
-    "categorical_hinge",
-    "kl_divergence",
     "poisson",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-    "get",
-    "serialize",
-    "deserialize",
     "resolve_metric",
+    "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
+    "top_k_categorical_accuracy",
 ]
 
 _CLASSES: tuple[type[Metric], ...] = (
@@ -223,7 +222,7 @@ def deserialize(
     """
     table = {**_ALL_OBJECTS, **(custom_objects or {})}
     if isinstance(config, str):
-        return get(config) if custom_objects is None else _instantiate(config, table)
+        return _instantiate(config, table)  # what `get(config)` does when there are no custom objects
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(
             "Expected `config` to be a metric name or a dict with 'class_name' and 'config'. "
@@ -271,7 +270,7 @@ def get(identifier: Any) -> Metric | Callable[..., Any] | None:
         return deserialize(identifier)
     if isinstance(identifier, str):
         return _instantiate(identifier, _ALL_OBJECTS)
-    if inspect.isclass(identifier):
+    if isinstance(identifier, type):  # a class: a fresh instance
         return identifier()
     if callable(identifier):
         return identifier

@@ -21,14 +21,14 @@ __all__ = [
     "BinaryAccuracy",
     "CategoricalAccuracy",
     "SparseCategoricalAccuracy",
-    "TopKCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
     "accuracy",
     "binary_accuracy",
     "categorical_accuracy",
     "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy",
     "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
 ]
 
 

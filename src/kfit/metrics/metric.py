@@ -66,7 +66,9 @@ class MetricVariable(torch.Tensor):
     def __reduce_ex__(self, protocol: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         return _make_variable, (self.detach().as_subclass(torch.Tensor).clone(),)
 
-    def __repr__(self, *args: Any, **kwargs: Any) -> str:
+    # mypy drops the name of torch's keyword-only `tensor_contents` in a dunder's signature, so
+    # no override of `Tensor.__repr__` type-checks (not even an identical one).
+    def __repr__(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
         text = repr(self.as_subclass(torch.Tensor))
         return "MetricVariable" + text[len("tensor") :]
 

@@ -17,7 +17,7 @@ from kfit.losses.loss import (
 from kfit.metrics.metric import Metric
 from kfit.utils.errors import received
 
-__all__ = ["Sum", "Mean", "MeanMetricWrapper"]
+__all__ = ["Mean", "MeanMetricWrapper", "Sum"]
 
 
 def _reduce_dims(values: torch.Tensor, start: int, reduce_fn: str) -> torch.Tensor:
@@ -90,7 +90,7 @@ class Sum(_Reduction):
         tensor(11.)
     """
 
-    def __init__(self, name: str = "sum", dtype: Any = None) -> None:
+    def __init__(self, name: str | None = "sum", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.total = self.add_variable(shape=(), name="total")
 
@@ -128,12 +128,12 @@ class Mean(_Reduction):
         tensor(5.2000)
     """
 
-    def __init__(self, name: str = "mean", dtype: Any = None) -> None:
+    def __init__(self, name: str | None = "mean", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.total = self.add_variable(shape=(), name="total")
         self.count = self.add_variable(shape=(), name="count")
         # Samples counted on the host by unweighted updates (not yet folded into `count`).
-        self._host_count = 0
+        self._host_count: float = 0
         # Whether `count` on the device holds anything (weighted updates, restored state).
         self._count_on_device = False
 
@@ -258,7 +258,8 @@ class MeanMetricWrapper(Mean):
             # Loss values are minimised.
             self._direction = "down"
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    # Keras's API: a wrapper is a `Mean` that takes `(y_true, y_pred)`, not `values`.
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         """Computes `fn` on the batch and adds its values to the running mean."""
         mask = getattr(y_pred, "_keras_mask", None)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)

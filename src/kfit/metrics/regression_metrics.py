@@ -19,18 +19,18 @@ from kfit.metrics.metric import Metric
 from kfit.metrics.reduction_metrics import Mean, MeanMetricWrapper
 
 __all__ = [
-    "MeanSquaredError",
-    "MeanAbsoluteError",
-    "MeanAbsolutePercentageError",
-    "MeanSquaredLogarithmicError",
-    "RootMeanSquaredError",
     "CosineSimilarity",
     "LogCoshError",
-    "mean_squared_error",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "RootMeanSquaredError",
+    "log_cosh",
     "mean_absolute_error",
     "mean_absolute_percentage_error",
+    "mean_squared_error",
     "mean_squared_logarithmic_error",
-    "log_cosh",
 ]
 
 
@@ -119,7 +119,8 @@ class RootMeanSquaredError(Mean):
         super().__init__(name=name, dtype=dtype)
         self._direction = "down"
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+    # Keras's API: a `Mean` that takes `(y_true, y_pred)`, not `values`.
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
         """Adds the squared errors of a batch to the running mean."""
         y_pred = convert_to_tensor(y_pred, self._torch_dtype)
         y_true = convert_to_tensor(y_true, self._torch_dtype, y_pred.device)

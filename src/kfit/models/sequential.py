@@ -109,8 +109,9 @@ class Sequential(Model):
         if self._declared_input_shape is not None:
             return self._declared_input_shape
         first = self._layers[0] if self._layers else None
-        if first is not None and getattr(first, "built", False) and hasattr(first, "input_dim"):
-            return (None, first.input_dim)
+        input_dim = getattr(first, "input_dim", None)
+        if first is not None and getattr(first, "built", False) and isinstance(input_dim, int):
+            return (None, input_dim)
         if isinstance(first, torch.nn.Linear):
             return (None, first.in_features)
         return None

@@ -12,28 +12,31 @@ import inspect
 from typing import Any
 
 from kfit.optimizers import schedules
-from kfit.optimizers.optimizer import Optimizer, OptimizerVariable
-from kfit.optimizers.sgd import SGD
-from kfit.optimizers.rmsprop import RMSprop
+from kfit.optimizers.adagrad import Adagrad
 from kfit.optimizers.adam import Adam
 from kfit.optimizers.adamw import AdamW
-from kfit.optimizers.adagrad import Adagrad
+from kfit.optimizers.optimizer import Optimizer, OptimizerVariable
+from kfit.optimizers.rmsprop import RMSprop
+from kfit.optimizers.sgd import SGD
 
 __all__ = [
-    "Optimizer",
-    "OptimizerVariable",
     "SGD",
-    "RMSprop",
+    "Adagrad",
     "Adam",
     "AdamW",
-    "Adagrad",
-    "schedules",
-    "get",
-    "serialize",
+    "Optimizer",
+    "OptimizerVariable",
+    "RMSprop",
     "deserialize",
+    "get",
+    "schedules",
+    "serialize",
 ]
 
-_BY_NAME: dict[str, type[Optimizer]] = {
+# The built-in classes, each with a default for every argument (the base needs `learning_rate`).
+_BuiltIn = type[SGD] | type[RMSprop] | type[Adam] | type[AdamW] | type[Adagrad]
+
+_BY_NAME: dict[str, _BuiltIn] = {
     cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad)
 }
 
@@ -84,7 +87,7 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
     return cls.from_config(config.get("config", {}), custom_objects=custom_objects)
 
 
-def _lookup(name: str) -> type[Optimizer]:
+def _lookup(name: str) -> _BuiltIn:
     cls = _BY_NAME.get(str(name).lower())
     if cls is None:
         matches = difflib.get_close_matches(str(name).lower(), list(_BY_NAME), n=3)
@@ -122,7 +125,9 @@ def get(identifier: str | dict[str, Any] | Optimizer | type[Optimizer] | None) -
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if inspect.isclass(identifier) and issubclass(identifier, Optimizer):
-        return identifier()
+        # A subclass passed here is expected to default `learning_rate`, as the built-ins do;
+        # the type checker sees only the base's signature, which requires it.
+        return identifier()  # type: ignore[call-arg]
     raise TypeError(
         "Expected `identifier` to be an optimizer name, a config dict or a "
         "kfit.optimizers.Optimizer instance. "

@@ -44,7 +44,7 @@ _HOOK_ATTRS = (
 # One param group's share of a step: (group, params, grads, slots, weight-decay mask or None
 # when every parameter is decayed). Only parameters that have a gradient are included.
 _Work = tuple[
-    dict[str, Any], list[torch.Tensor], list[torch.Tensor], dict[str, list[torch.Tensor]], Any
+    dict[str, Any], list[torch.Tensor], list[torch.Tensor], dict[str, list[torch.Tensor]], list[bool] | None
 ]
 
 
@@ -125,7 +125,7 @@ class OptimizerVariable:
         (0.5, array(0.25, dtype=float32), '0.250')
     """
 
-    __slots__ = ("_owner", "_path", "_dtype")
+    __slots__ = ("_dtype", "_owner", "_path")
     __hash__ = None  # type: ignore[assignment]  # equality compares values, as numbers do
 
     def __init__(self, owner: Optimizer, path: str, dtype: str = "float32") -> None:
@@ -311,7 +311,7 @@ def _check_weight_decay(name: str, value: Any) -> float | None:
 class _GroupCache:
     """Per-group lists of tensors that `step()` reuses instead of rebuilding each step."""
 
-    __slots__ = ("params", "slots", "decay_mask", "all_decay")
+    __slots__ = ("all_decay", "decay_mask", "params", "slots")
 
     def __init__(
         self,
@@ -493,7 +493,10 @@ class Optimizer(torch.optim.Optimizer):
         """Whether `build` has attached the optimizer to its parameters."""
         return self._built
 
-    def build(self, variables: Iterable[torch.Tensor] | Iterable[dict[str, Any]]) -> None:
+    def build(
+        self,
+        variables: Iterable[torch.Tensor] | Iterable[tuple[str, torch.Tensor]] | Iterable[dict[str, Any]],
+    ) -> None:
         """Attaches the optimizer to the parameters it will update and creates its state.
 
         Accepts what `torch.optim.Optimizer` accepts: parameters, `(name, parameter)` pairs
@@ -519,7 +522,7 @@ class Optimizer(torch.optim.Optimizer):
                 "`model.parameters()`), not a single tensor. "
                 f"{received('variables', variables)} Wrap it in a list: `build([tensor])`."
             )
-        params = list(variables)
+        params: list[Any] = list(variables)  # whichever of the three kinds was passed
         hooks = {attr: getattr(self, attr) for attr in _HOOK_ATTRS}
         torch.optim.Optimizer.__init__(self, params if params else [{"params": []}], self.defaults)
         # Hooks registered before `build` must survive torch's re-initialisation.
@@ -640,7 +643,7 @@ class Optimizer(torch.optim.Optimizer):
             callable(value) and not isinstance(value, (OptimizerVariable, torch.Tensor))
         ):
             self._learning_rate_schedule = value
-            self._set_group_learning_rate(self._evaluate_schedule())
+            self._set_group_learning_rate(self._evaluate_schedule(value))
             return
         self._write_variable("learning_rate", value)
 
@@ -667,12 +670,13 @@ class Optimizer(torch.optim.Optimizer):
         """
         return self._iterations_handle
 
-    def _evaluate_schedule(self) -> float:
-        schedule = self._learning_rate_schedule
+    def _evaluate_schedule(
+        self, schedule: schedules_module.LearningRateSchedule | Callable[[], float]
+    ) -> float:
         if isinstance(schedule, schedules_module.LearningRateSchedule):
             value = schedule(self._iterations)
         else:
-            value = schedule()  # type: ignore[misc]
+            value = schedule()
         return _scalar_to_float("learning_rate", value)
 
     def _set_group_learning_rate(self, value: float) -> None:
@@ -680,12 +684,17 @@ class Optimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             group["lr"] = value
 
+    def _applied_updates(self) -> int:
+        # `step` calls, divided by the accumulation steps: what `iterations` reads.
+        steps = self.gradient_accumulation_steps
+        return self._iterations // steps if steps else self._iterations
+
     def _read_variable(self, path: str) -> float | int:
         if path == "iterations":
-            steps = self.gradient_accumulation_steps
-            return self._iterations // steps if steps else self._iterations
-        if self._learning_rate_schedule is not None:
-            return self._evaluate_schedule()
+            return self._applied_updates()
+        schedule = self._learning_rate_schedule
+        if schedule is not None:
+            return self._evaluate_schedule(schedule)
         return self.param_groups[0]["lr"] if self.param_groups else self.defaults["lr"]
 
     def _write_variable(self, path: str, value: Any) -> None:
@@ -786,7 +795,7 @@ class Optimizer(torch.optim.Optimizer):
     # torch's step hooks and profiler label, entered only when in use: torch's own wrapper
     # costs a profiler range on every step (see `torch_compat.hooked_step`).
     @torch_compat.hooked_step
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Applies one update from the parameters' `.grad` and advances `iterations`.
 
         torch's step hooks (`register_step_pre_hook`, `register_step_post_hook` and the
@@ -828,21 +837,22 @@ class Optimizer(torch.optim.Optimizer):
     def _apply_update(self) -> None:
         self._require_built("calling `step()`")
         caches = self._cache if self._cache is not None else self._ensure_cache()
-        if self._learning_rate_schedule is not None:
-            self._set_group_learning_rate(self._evaluate_schedule())
+        schedule = self._learning_rate_schedule
+        if schedule is not None:
+            self._set_group_learning_rate(self._evaluate_schedule(schedule))
 
         work: list[_Work] = []
         for group, cache in zip(self.param_groups, caches):
             params = cache.params
-            grads = [p.grad for p in params]
+            all_grads = [p.grad for p in params]
+            grads = [g for g in all_grads if g is not None]
             slots = cache.slots
             mask: list[bool] | None = None if cache.all_decay else cache.decay_mask
-            if any(g is None for g in grads):
-                keep = [i for i, g in enumerate(grads) if g is not None]
-                if not keep:
+            if len(grads) != len(params):
+                if not grads:
                     continue
+                keep = [i for i, g in enumerate(all_grads) if g is not None]
                 params = [params[i] for i in keep]
-                grads = [grads[i] for i in keep]
                 slots = {k: [v[i] for i in keep] for k, v in slots.items()}
                 mask = [cache.decay_mask[i] for i in keep]
             work.append((group, params, grads, slots, mask))
@@ -871,7 +881,7 @@ class Optimizer(torch.optim.Optimizer):
 
         if apply_update:
             work = self._clip(work)
-            step_number = self._read_variable("iterations") + 1
+            step_number = self._applied_updates() + 1
             for group, params, grads, slots, mask in work:
                 lr = group["lr"]
                 weight_decay = group["weight_decay"]
@@ -885,7 +895,7 @@ class Optimizer(torch.optim.Optimizer):
                     torch_compat.foreach_zero_(slots["gradient_accumulator"])
 
         if self._ema_lists is not None:
-            self._update_ema()
+            self._update_ema(*self._ema_lists)
         self._iterations += 1
 
     def _clip(self, work: list[_Work]) -> list[_Work]:
@@ -913,9 +923,8 @@ class Optimizer(torch.optim.Optimizer):
             return clipped
         return work
 
-    def _update_ema(self) -> None:
-        params, averages = self._ema_lists  # type: ignore[misc]
-        iterations = self._read_variable("iterations")
+    def _update_ema(self, params: list[torch.Tensor], averages: list[torch.Tensor]) -> None:
+        iterations = self._applied_updates()
         # On the first iteration the average starts from the weights themselves.
         momentum = self.ema_momentum if iterations != 0 else 0.0
         torch_compat.foreach_lerp_(averages, params, 1.0 - momentum)
@@ -1030,9 +1039,7 @@ class Optimizer(torch.optim.Optimizer):
             >>> opt.ema_weights
             [tensor([0., 0.])]
         """
-        self._require_ema("reading `ema_weights`")
-        self._ensure_cache()
-        return list(self._ema_lists[1])  # type: ignore[index]
+        return list(self._ema_pairs("reading `ema_weights`")[1])
 
     def _require_ema(self, action: str) -> None:
         if not self.use_ema:
@@ -1042,6 +1049,14 @@ class Optimizer(torch.optim.Optimizer):
                 f"`{type(self).__name__}(use_ema=True)`."
             )
         self._require_built(action)
+
+    def _ema_pairs(self, action: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The parameters and their moving averages, in build order, for `action`."""
+        self._require_ema(action)
+        self._ensure_cache()
+        ema_lists = self._ema_lists
+        assert ema_lists is not None  # `_ensure_cache` builds them on a built `use_ema` optimizer
+        return ema_lists
 
     @torch.no_grad()
     def swap_ema_weights(self) -> None:
@@ -1059,9 +1074,7 @@ class Optimizer(torch.optim.Optimizer):
             >>> w.detach().tolist(), opt.ema_weights[0].tolist()
             ([0.0, 0.0], [1.0, 1.0])
         """
-        self._require_ema("`swap_ema_weights()`")
-        self._ensure_cache()
-        params, averages = self._ema_lists  # type: ignore[misc]
+        params, averages = self._ema_pairs("`swap_ema_weights()`")
         saved = [p.detach().clone() for p in params]
         torch_compat.foreach_copy_(params, averages)
         torch_compat.foreach_copy_(averages, saved)
@@ -1088,9 +1101,7 @@ class Optimizer(torch.optim.Optimizer):
         """
         if not self.use_ema:
             return
-        self._require_ema("`finalize_variable_values()`")
-        self._ensure_cache()
-        params, averages = self._ema_lists  # type: ignore[misc]
+        params, averages = self._ema_pairs("`finalize_variable_values()`")
         targets = params if variables is None else list(variables)
         if len(targets) != len(averages):
             raise ValueError(

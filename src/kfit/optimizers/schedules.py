@@ -18,15 +18,15 @@ import torch
 from kfit.backend.conversion import to_host
 
 __all__ = [
-    "LearningRateSchedule",
-    "ExponentialDecay",
-    "PiecewiseConstantDecay",
-    "PolynomialDecay",
-    "InverseTimeDecay",
     "CosineDecay",
     "CosineDecayRestarts",
-    "serialize",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "LearningRateSchedule",
+    "PiecewiseConstantDecay",
+    "PolynomialDecay",
     "deserialize",
+    "serialize",
 ]
 
 

@@ -194,13 +194,13 @@ def load_checkpoint(filepath: str | os.PathLike[str], model: torch.nn.Module) ->
     slots = {k[len(_OPTIMIZER):]: v for k, v in tensors.items() if k.startswith(_OPTIMIZER)}
     saved_optimizer = document.get("optimizer")
     optimizer = getattr(model, "optimizer", None)
-    restore = isinstance(optimizer, torch.optim.Optimizer) and saved_optimizer is not None
-    if restore:
-        # Checked up front so that a mismatch leaves the weights untouched too.
-        _check_groups(optimizer, saved_optimizer, source)
+    if not isinstance(optimizer, torch.optim.Optimizer) or saved_optimizer is None:
+        assign_tensors(model, weights, source)
+        return document["training_state"]
+    # Checked up front so that a mismatch leaves the weights untouched too.
+    _check_groups(optimizer, saved_optimizer, source)
     assign_tensors(model, weights, source)
-    if restore:
-        restore_optimizer_state(optimizer, slots, saved_optimizer, source)
+    restore_optimizer_state(optimizer, slots, saved_optimizer, source)
     return document["training_state"]
 
 

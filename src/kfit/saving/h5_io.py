@@ -96,19 +96,18 @@ def save_tensors(
             "a dataset ''. Received: key='' (of type str). Rename the entry."
         )
     h5py = import_h5py()
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            f.attrs["format"] = FORMAT
-            group = f.create_group("tensors", track_order=True)
-            for name, tensor in tensors.items():
-                dtype_name = str(tensor.dtype).removeprefix("torch.")
-                if tensor.dtype == torch.bfloat16:
-                    tensor = tensor.view(torch.uint16)
-                dataset = group.create_dataset(_encode_name(name), data=to_host(tensor))
-                dataset.attrs["dtype"] = dtype_name
-            meta_group = f.create_group("metadata", track_order=True)
-            for key, value in meta.items():
-                meta_group.attrs[key] = value
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        f.attrs["format"] = FORMAT
+        group = f.create_group("tensors", track_order=True)
+        for name, tensor in tensors.items():
+            dtype_name = str(tensor.dtype).removeprefix("torch.")
+            if tensor.dtype == torch.bfloat16:
+                tensor = tensor.view(torch.uint16)
+            dataset = group.create_dataset(_encode_name(name), data=to_host(tensor))
+            dataset.attrs["dtype"] = dtype_name
+        meta_group = f.create_group("metadata", track_order=True)
+        for key, value in meta.items():
+            meta_group.attrs[key] = value
 
 
 def _corrupt(path: str, problem: str) -> ValueError:

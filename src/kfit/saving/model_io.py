@@ -32,7 +32,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -57,6 +57,9 @@ from kfit.saving.weights import (
     module_state,
     save_state,
 )
+
+if TYPE_CHECKING:  # for annotations only: kfit.models imports this package to register itself
+    from kfit.models.model import Model
 
 __all__ = ["compile_from_config", "get_compile_config", "load_model", "save_model"]
 
@@ -118,7 +121,7 @@ def _entry(obj: torch.nn.Module, where: str) -> dict[str, Any]:
         record = serialize_keras_object(obj)
         json.dumps(record)
     except (TypeError, ValueError) as e:
-        config = obj.get_config()  # type: ignore[operator]
+        config = obj.get_config()
         raise TypeError(
             f"Expected {where}.get_config() to return values that can be saved: JSON values, "
             f"functions defined with `def`, or objects with get_config() ({e}). Received: "
@@ -187,7 +190,7 @@ def _inherits(cls: type, name: str) -> bool:
     return getattr(attribute, "__func__", attribute) is getattr(base, "__func__", base)
 
 
-def _construct(cls: type, config: dict[str, Any], class_name: str) -> Any:
+def _construct(cls: type[Any], config: dict[str, Any], class_name: str) -> Any:
     """Calls `cls.from_config(config)`, with a Keras-style message when the config does not fit."""
     uses_default = _inherits(cls, "get_config") and _inherits(cls, "from_config")
     if uses_default:
@@ -198,7 +201,7 @@ def _construct(cls: type, config: dict[str, Any], class_name: str) -> Any:
         kwargs = {k: v for k, v in config.items() if takes_any or k in parameters}
     try:
         if not uses_default:
-            return cls.from_config(config)  # type: ignore[attr-defined]
+            return cls.from_config(config)
         obj = cls(**kwargs)
         if "name" in config:
             obj.name = config["name"]
@@ -282,7 +285,7 @@ def _serialize_identifier(value: Any, what: str) -> Any:
         raise _Unserializable(f"the {what} {value!r} cannot be saved ({e})") from None
 
 
-def get_compile_config(model: torch.nn.Module) -> dict[str, Any] | None:
+def get_compile_config(model: Model) -> dict[str, Any] | None:
     """Returns what `compile()` was called with, as JSON-serialisable identifiers.
 
     Strings are kept; the optimizer and `Loss` and `Metric` objects are saved as
@@ -359,7 +362,7 @@ def _deserialize_identifier(value: Any, kind: str, custom_objects: Mapping[str, 
 
 
 def compile_from_config(
-    model: torch.nn.Module,
+    model: Model,
     config: Mapping[str, Any],
     custom_objects: Mapping[str, Any] | None = None,
 ) -> None:
@@ -382,7 +385,7 @@ def compile_from_config(
         loss = _deserialize_identifier(config.get("loss"), "loss", custom)
         metrics = _deserialize_identifier(config.get("metrics"), "metric", custom)
         weighted = _deserialize_identifier(config.get("weighted_metrics"), "metric", custom)
-    model.compile(  # type: ignore[operator]
+    model.compile(
         optimizer=optimizer,
         loss=loss,
         loss_weights=config.get("loss_weights"),
@@ -393,7 +396,7 @@ def compile_from_config(
 
 
 # ---------------------------------------------------------------------------- save / load
-def save_model(model: torch.nn.Module, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+def save_model(model: Model, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Saves `model` to a `.keras` archive: config, weights and optimizer state, atomically.
 
     Args:

@@ -189,17 +189,17 @@ class CompileMetrics(metrics_module.Metric):
             if not spec:
                 continue
             if names is None:
-                groups: list[tuple[int | None, Sequence[Any]]] = [(None, spec)]  # type: ignore[list-item]
-            else:
-                per = _per_output(spec, names, "metrics")
-                groups = [(i, p if isinstance(p, (list, tuple)) else ([p] if p else [])) for i, p in enumerate(per)]
-            for index, identifiers in groups:
-                yt = y_true if index is None else _outputs(y_true, names)[index]  # type: ignore[arg-type]
-                yp = y_pred if index is None else _outputs(y_pred, names)[index]  # type: ignore[arg-type]
+                for identifier in spec:
+                    entries.append((metrics_module.resolve_metric(identifier, y_true, y_pred), None, weighted))
+                continue
+            per = _per_output(spec, names, "metrics")
+            for index, p in enumerate(per):
+                identifiers: Sequence[Any] = p if isinstance(p, (list, tuple)) else ([p] if p else [])
+                yt = _outputs(y_true, names)[index]
+                yp = _outputs(y_pred, names)[index]
                 for identifier in identifiers:
                     metric = metrics_module.resolve_metric(identifier, yt, yp)
-                    if index is not None:
-                        metric.name = f"{names[index]}_{metric.name}"  # type: ignore[index]
+                    metric.name = f"{names[index]}_{metric.name}"
                     entries.append((metric, index, weighted))
         seen = {m.name for m, _, w in entries if not w}
         for metric, _, weighted in entries:
@@ -231,12 +231,19 @@ class CompileMetrics(metrics_module.Metric):
         for metric, index, weighted in self._entries:
             if index is None:
                 metric.update_state(y_true, y_pred, sample_weight if weighted else None)
-            else:
-                yt = _outputs(y_true, names)[index]  # type: ignore[arg-type]
-                yp = _outputs(y_pred, names)[index]  # type: ignore[arg-type]
-                sw = _outputs(sample_weight, names)[index] if (weighted and sample_weight is not None) else None  # type: ignore[arg-type]
-                metric.update_state(yt, yp, sw)
+                continue
+            if names is None:
+                raise ValueError(
+                    "Expected the model to return the outputs the metrics were built for on its "
+                    "first batch (a list or dict). Received: a single output. Return the same "
+                    "outputs on every batch."
+                )
+            yt = _outputs(y_true, names)[index]
+            yp = _outputs(y_pred, names)[index]
+            sw = _outputs(sample_weight, names)[index] if (weighted and sample_weight is not None) else None
+            metric.update_state(yt, yp, sw)
 
+    # Keras's API: the compiled metrics report a dict of results, where a `Metric` has one.
     def result(self) -> dict[str, torch.Tensor]:  # type: ignore[override]
         return {metric.name: metric.result() for metric in self.metrics}
 

@@ -63,11 +63,12 @@ class EpochIterator:
             self._held = next(self._pass, None)
         return None if self._held is None else self._place(self._held)
 
-    def _next(self) -> Batch | None:
+    def _next(self, current: Iterator[Batch]) -> Batch | None:
+        """The held batch if any, else the next of `current` (the pass in progress)."""
         if self._held is not None:
             batch, self._held = self._held, None
             return batch
-        return next(self._pass, None)  # type: ignore[arg-type]
+        return next(current, None)
 
     def _place(self, batch: Batch) -> Batch:
         if self.device.type == "cpu":
@@ -87,7 +88,7 @@ class EpochIterator:
                     break
                 self._pass = self.adapter.iter_pass()
                 fresh = True
-            batch = self._next()
+            batch = self._next(self._pass)
             if batch is None:
                 self._pass = None
                 if fresh or not self.adapter.restartable:
@@ -105,7 +106,7 @@ class EpochIterator:
         step = -1
         if self._pass is None:
             self._pass = self.adapter.iter_pass()
-        while (batch := self._next()) is not None:
+        while (batch := self._next(self._pass)) is not None:
             step += 1
             yield step, self._place(batch)
         self._pass = None

@@ -139,7 +139,8 @@ def _sparse_categorical_crossentropy(options: Mapping[str, Any]) -> LossKernel |
         return None
     if not set(options) <= {"from_logits", "ignore_class", "axis"}:
         return None
-    return LossKernel(torch_compat.cross_entropy if options.get("from_logits") else _probabilities_sparse, Pairing.LABELS)
+    op = torch_compat.cross_entropy if options.get("from_logits") else _probabilities_sparse
+    return LossKernel(op, Pairing.LABELS)
 
 
 LOSS_KERNELS: dict[Callable[..., Any], Callable[[Mapping[str, Any]], LossKernel | None]] = {
@@ -271,8 +272,10 @@ class FastPath:
             tracker: the `Mean` that tracks the loss.
         """
         loss = compiled_loss.sole_loss() if compiled_loss is not None else None
-        kernel = loss_kernel(loss) if loss is not None else None
-        if kernel is None or not isinstance(tracker, metrics.Mean):
+        if loss is None or not isinstance(tracker, metrics.Mean):
+            return None
+        kernel = loss_kernel(loss)
+        if kernel is None:
             return None
         dtype = _torch_dtype(loss.dtype)
         if kernel.pairing is Pairing.LABELS and dtype != torch.float32:
@@ -280,13 +283,16 @@ class FastPath:
         compiled = compiled_metrics.single_output_metrics() if compiled_metrics is not None else []
         if compiled is None:
             return None
-        updates = [(metric, metric_kernel(metric)) for metric in compiled]
-        if any(k is None or k.pairing is not kernel.pairing for _, k in updates):
-            return None
+        updates: list[tuple[Any, MetricKernel]] = []
+        for metric in compiled:
+            metric_update = metric_kernel(metric)
+            if metric_update is None or metric_update.pairing is not kernel.pairing:
+                return None
+            updates.append((metric, metric_update))
         pieces = [tracker, *compiled]
         if any(_torch_dtype(m.dtype) != dtype for m in pieces) or len({m.device for m in pieces}) != 1:
             return None
-        return cls(kernel, dtype, tracker.device, tracker, updates)  # type: ignore[arg-type]
+        return cls(kernel, dtype, tracker.device, tracker, updates)
 
     @classmethod
     def plan_for_batch(cls, compiled_loss: Any, compiled_metrics: Any, tracker: Any, y: Any,

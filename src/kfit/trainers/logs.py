@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = ["BatchLogs"]
 
@@ -21,7 +21,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # (json's encoder writes "{}" for an empty dict without calling `items()`) must not see an empty
 # dict; every Python-level access reads first, which removes this entry.
 _UNREAD = object()
-_PLACEHOLDER = {_UNREAD: None}
+_PLACEHOLDER: dict[Any, None] = {_UNREAD: None}  # not a str key, by design
 
 
 def _read_first(method: _F) -> _F:
@@ -33,10 +33,10 @@ def _read_first(method: _F) -> _F:
             self._fill()
         return method(self, *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(_F, wrapper)
 
 
-class BatchLogs(dict):  # type: ignore[type-arg]
+class BatchLogs(dict[str, Any]):
     """A dict of log values that calls `read()` on its first access, once, then is a plain dict.
 
     Every way of using a dict counts as an access: indexing, `in`, `len`, iteration, `keys()`,
@@ -80,7 +80,10 @@ class BatchLogs(dict):  # type: ignore[type-arg]
         dict.update(self, _PLACEHOLDER)
 
     def _fill(self) -> None:
-        values = self._read()  # type: ignore[misc]
+        read = self._read
+        if read is None:  # already read: a plain dict from here on
+            return
+        values = read()
         # Cleared only after a successful read, so a read that raises is retried next time.
         self._read = None
         dict.clear(self)
@@ -110,6 +113,6 @@ class BatchLogs(dict):  # type: ignore[type-arg]
     clear = _read_first(dict.clear)
     copy = _read_first(dict.copy)
 
-    def __reduce__(self) -> tuple[type[dict], tuple[dict[str, Any]]]:  # type: ignore[type-arg]
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
         # copy.copy, copy.deepcopy and pickle produce a plain dict: `read` may not pickle.
         return dict, (dict(self),)

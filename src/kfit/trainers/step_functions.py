@@ -105,15 +105,15 @@ def _train_function(model: Any) -> StepFunction:
         if not planned:
             fast, planned = FastPath.plan_for_batch(model._compile_loss, compiled_metrics, tracker, y, y_pred), True
         target = None if fast is None else fast.target(y, y_pred, sample_weight)
-        if target is None:
+        if fast is None or target is None:
             loss = compute_loss(x, y, y_pred, sample_weight, training=True)
         else:
-            loss = fast.loss(target, y_pred)  # type: ignore[union-attr]
+            loss = fast.loss(target, y_pred)
         optimizer.zero_grad(set_to_none=True)
         (loss if scale_loss is None else scale_loss(loss)).backward()
         optimizer.step()
-        if target is not None:
-            fast.update_metrics(loss, target, y_pred)  # type: ignore[union-attr]
+        if fast is not None and target is not None:
+            fast.update_metrics(loss, target, y_pred)
             return
         with torch.no_grad():
             tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
@@ -139,8 +139,8 @@ def _test_function(model: Any) -> StepFunction:
             if not planned:
                 fast, planned = FastPath.plan_for_batch(model._compile_loss, compiled_metrics, tracker, y, y_pred), True
             target = None if fast is None else fast.target(y, y_pred, sample_weight)
-            if target is not None:
-                fast.update_metrics(fast.loss(target, y_pred), target, y_pred)  # type: ignore[union-attr]
+            if fast is not None and target is not None:
+                fast.update_metrics(fast.loss(target, y_pred), target, y_pred)
                 return
             loss = compute_loss(x, y, y_pred, sample_weight, training=False)
             tracker.update_state(loss, sample_weight=batch_size_of(x))

@@ -8,10 +8,11 @@ Epoch-level logs are read once per epoch.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +35,13 @@ from kfit.trainers.data_adapters import (
 from kfit.trainers.epoch_iterator import EpochIterator
 from kfit.trainers.logs import BatchLogs
 from kfit.trainers.step_functions import StepFunction, batch_size_of, make_step_function, uses_builtin_step
+
+if TYPE_CHECKING:
+    # To the type checker the mixin is the `Layer` that `kfit.Model` combines it with, so that
+    # `self.train()`, `self.parameters()` and `self(x)` check. At run time it is a plain mixin.
+    from kfit.layers.layer import Layer as _MixinBase
+else:
+    _MixinBase = object
 
 __all__ = ["Trainer"]
 
@@ -64,7 +72,7 @@ def _check_verbose(verbose: Any) -> None:
         )
 
 
-class Trainer:
+class Trainer(_MixinBase):
     """The Keras training API, mixed into `kfit.Model`.
 
     Example:
@@ -88,6 +96,11 @@ class Trainer:
     stop_evaluating: bool
     stop_predicting: bool
     history: Any
+
+    if TYPE_CHECKING:
+        # Defined by `kfit.Model`, the class this mixin is part of.
+        def _is_built(self) -> bool: ...
+        def _expected_input_shape(self) -> tuple[int | None, ...] | None: ...
 
     def _init_trainer(self) -> None:
         self.compiled = False
@@ -170,13 +183,23 @@ class Trainer:
         if self._explicit_device is not None:
             device = self._explicit_device
         else:
-            params = [p for p in self.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]  # type: ignore[attr-defined]
+            params = [p for p in self.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]
             on = {p.device.type for p in params}
             device = params[0].device if on - {"cpu"} else default_device()
         if self._device != device:
-            self.to(device)  # type: ignore[attr-defined]
+            self.to(device)
             self._device = device
         return device
+
+    def _compiled_loss_tracker(self, method: str) -> Mean:
+        """The `Mean` of the loss that `compile()` creates."""
+        tracker = self._loss_tracker
+        if tracker is None:
+            raise RuntimeError(
+                f"Expected a compiled model before `{method}()`. Received: a model on which "
+                "`compile()` was never called. Call `model.compile(optimizer=..., loss=...)` first."
+            )
+        return tracker
 
     def _assert_compiled(self, method: str) -> None:
         if not self.compiled:
@@ -230,11 +253,11 @@ class Trainer:
             ['loss', 'mae']
         """
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=True)  # type: ignore[operator]
-        self.zero_grad()  # type: ignore[attr-defined]
+        y_pred = self(x, training=True)
+        self.zero_grad()
         loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
-        self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))  # type: ignore[union-attr]
-        weights = self.trainable_weights  # type: ignore[attr-defined]
+        self._compiled_loss_tracker("train_step").update_state(loss.detach(), sample_weight=batch_size_of(x))
+        weights = self.trainable_weights
         if weights:
             scale_loss = getattr(self.optimizer, "scale_loss", None)
             (loss if scale_loss is None else scale_loss(loss)).backward()
@@ -265,9 +288,9 @@ class Trainer:
             {'doubled': 2.0, 'loss': 1.0}
         """
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=False)  # type: ignore[operator]
+        y_pred = self(x, training=False)
         loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
-        self._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))  # type: ignore[union-attr]
+        self._compiled_loss_tracker("test_step").update_state(loss, sample_weight=batch_size_of(x))
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def predict_step(self, data: Any) -> Any:
@@ -284,7 +307,7 @@ class Trainer:
             [1.0, 1.0, 1.0]
         """
         x, _, _ = unpack_x_y_sample_weight(data)
-        return self(x, training=False)  # type: ignore[operator]
+        return self(x, training=False)
 
     def compute_loss(
         self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
@@ -384,7 +407,7 @@ class Trainer:
             if self._compile_loss is not None:
                 found.extend(self._compile_loss.metrics)
         own = (self._loss_tracker, self._compile_metrics)
-        found.extend(m for m in self._tracked_metrics() if all(m is not o for o in own))  # type: ignore[attr-defined]
+        found.extend(m for m in self._tracked_metrics() if all(m is not o for o in own))
         return found
 
     @property
@@ -397,11 +420,11 @@ class Trainer:
 
     def _forward_fn(self) -> Callable[[Any], Any]:
         if not self._jit_compile:
-            return self  # type: ignore[return-value]
+            return self
         if self._compiled_forward is None:
             # Stored past nn.Module.__setattr__: registered as a submodule, the compiled
             # wrapper would make the model contain itself.
-            self.__dict__["_compiled_forward"] = torch.compile(self)  # type: ignore[arg-type]
+            self.__dict__["_compiled_forward"] = torch.compile(self)
         return self._compiled_forward
 
     def _step_function(self, kind: str) -> StepFunction:
@@ -438,32 +461,32 @@ class Trainer:
 
     # ------------------------------------------------------------------ building
     def _check_input_shape(self, x: Any) -> None:
-        expected = self._expected_input_shape()  # type: ignore[attr-defined]
+        expected = self._expected_input_shape()
         if expected is None or not isinstance(x, torch.Tensor):
             return
         got = tuple(x.shape)
         if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
             raise ValueError(
-                f"Expected input of shape {expected} for model {self.name!r}. "  # type: ignore[attr-defined]
+                f"Expected input of shape {expected} for model {self.name!r}. "
                 f"Received: x with shape {got}. Reshape the data so that each sample has shape "
                 f"{expected[1:]}, or build the model for inputs of shape {got[1:]}."
             )
 
     def _build_for(self, x: Any) -> None:
         """Builds unbuilt layers with a forward pass on a slice of `x`, then the optimizer."""
-        if not self._is_built():  # type: ignore[attr-defined]
+        if not self._is_built():
             sample = map_structure(lambda t: t[:1], x)
-            was_training = self.training  # type: ignore[attr-defined]
-            self.eval()  # type: ignore[attr-defined]
+            was_training = self.training
+            self.eval()
             try:
                 with torch.no_grad():
-                    self(sample)  # type: ignore[operator]
+                    self(sample)
             finally:
-                self.train(was_training)  # type: ignore[attr-defined]
+                self.train(was_training)
         opt = self.optimizer
         if isinstance(opt, optimizers_module.Optimizer) and not opt.built:
             # Names let `exclude_from_weight_decay(var_names=...)` match parameters.
-            opt.build([(n, p) for n, p in self.named_parameters() if p.requires_grad])  # type: ignore[attr-defined]
+            opt.build([(n, p) for n, p in self.named_parameters() if p.requires_grad])
 
     def _first_x(self, iterator: EpochIterator) -> Any:
         """The inputs to check and build from: the whole arrays, or a first batch held back."""
@@ -573,7 +596,7 @@ class Trainer:
         # Decided once per fit: a hook nobody overrides is not called, and its logs not built.
         batch_begin = callbacks.dispatches("on_train_batch_begin")
         batch_end = callbacks.dispatches("on_train_batch_end")
-        was_training = self.training  # type: ignore[attr-defined]
+        was_training = self.training
         self.stop_training = False
         training_logs: Logs = {}
         self._fit_has_validation = val_iterator is not None
@@ -586,7 +609,7 @@ class Trainer:
                 train_iterator.warn_exhausted()
                 break
             self.reset_metrics()
-            self.train()  # type: ignore[attr-defined]
+            self.train()
             callbacks.on_epoch_begin(epoch)
             step = -1
             step_logs = None
@@ -617,7 +640,7 @@ class Trainer:
             # step has filled them: before that they are zeros).
             self.optimizer.finalize_variable_values()
         callbacks.on_train_end(training_logs)
-        self.train(was_training)  # type: ignore[attr-defined]
+        self.train(was_training)
         return self.history
 
     def _validation_iterator(
@@ -670,9 +693,9 @@ class Trainer:
             callbacks, self, add_progbar=verbose != 0,
             verbose=verbose, epochs=1, steps=iterator.num_batches,
         )
-        was_training = self.training  # type: ignore[attr-defined]
+        was_training = self.training
         logs = self._evaluate_loop(iterator, callbacks)
-        self.train(was_training)  # type: ignore[attr-defined]
+        self.train(was_training)
         if return_dict:
             return logs
         return self._flatten_in_order(logs)
@@ -682,7 +705,7 @@ class Trainer:
             iterator.restart()
         batch_begin = callbacks.dispatches("on_test_batch_begin")
         batch_end = callbacks.dispatches("on_test_batch_end")
-        self.eval()  # type: ignore[attr-defined]
+        self.eval()
         self.reset_metrics()
         self.stop_evaluating = False
         callbacks.on_test_begin()
@@ -746,8 +769,8 @@ class Trainer:
         )
         batch_begin = callbacks.dispatches("on_predict_batch_begin")
         batch_end = callbacks.dispatches("on_predict_batch_end")
-        was_training = self.training  # type: ignore[attr-defined]
-        self.eval()  # type: ignore[attr-defined]
+        was_training = self.training
+        self.eval()
         self.stop_predicting = False
         outputs: list[Any] = []
         callbacks.on_predict_begin()
@@ -758,11 +781,11 @@ class Trainer:
             group = [predict_step(batch) for batch in batches]
             outputs.extend(group)
             if batch_end:
-                callbacks.on_predict_batch_end(step, BatchLogs(lambda g=group: {"outputs": _to_numpy(_concat(g))}))
+                callbacks.on_predict_batch_end(step, BatchLogs(functools.partial(_predict_logs, group)))
             if self.stop_predicting:
                 break
         callbacks.on_predict_end()
-        self.train(was_training)  # type: ignore[attr-defined]
+        self.train(was_training)
         if not outputs:
             raise ValueError(
                 "Expected `x` to yield at least one batch for `predict`. Received: empty input. "
@@ -799,7 +822,7 @@ class Trainer:
         """
         self._assert_compiled("train_on_batch")
         batch = self._single_batch(x, y, sample_weight, class_weight)
-        self.train()  # type: ignore[attr-defined]
+        self.train()
         self.reset_metrics()  # Keras reports this batch alone
         logs = self._epoch_logs(self._step_function("train")(batch))
         return logs if return_dict else self._flatten_in_order(logs)
@@ -816,7 +839,7 @@ class Trainer:
         """
         self._assert_compiled("test_on_batch")
         batch = self._single_batch(x, y, sample_weight)
-        self.eval()  # type: ignore[attr-defined]
+        self.eval()
         self.reset_metrics()
         logs = self._epoch_logs(self._step_function("test")(batch))
         return logs if return_dict else self._flatten_in_order(logs)
@@ -831,7 +854,7 @@ class Trainer:
             (3, 2)
         """
         batch = self._single_batch(x, None, None)
-        self.eval()  # type: ignore[attr-defined]
+        self.eval()
         return _to_numpy(self._step_function("predict")(batch))
 
 
@@ -860,7 +883,9 @@ def _executions(
         yield step - len(group) + 1, step, group
 
 
-def _callback_list(callbacks: Any, model: Any, add_history: bool = False, add_progbar: bool = False, **params: Any) -> CallbackList:
+def _callback_list(
+    callbacks: Any, model: Any, add_history: bool = False, add_progbar: bool = False, **params: Any
+) -> CallbackList:
     if isinstance(callbacks, CallbackList):
         callbacks.set_model(model)
         callbacks.set_params(params)
@@ -886,3 +911,8 @@ def _concat(outputs: list[Any]) -> Any:
 
 def _to_numpy(value: Any) -> Any:
     return map_structure(lambda t: conversion.to_host(t) if isinstance(t, torch.Tensor) else t, value)
+
+
+def _predict_logs(group: list[Any]) -> Logs:
+    """The batch logs of a predict execution: its outputs, as numpy."""
+    return {"outputs": _to_numpy(_concat(group))}

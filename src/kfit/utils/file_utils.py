@@ -338,11 +338,10 @@ def get_file(
 
     if not extract:
         return target
-    if download or not os.path.isdir(extraction_dir):
-        if not _extract(target, extraction_dir, formats):
-            warnings.warn(
-                f"Could not extract {target}: it is not a {' or '.join(formats) or 'supported'} "
-                "archive. Check `archive_format`, or call get_file with extract=False.",
-                stacklevel=2,
-            )
+    if (download or not os.path.isdir(extraction_dir)) and not _extract(target, extraction_dir, formats):
+        warnings.warn(
+            f"Could not extract {target}: it is not a {' or '.join(formats) or 'supported'} "
+            "archive. Check `archive_format`, or call get_file with extract=False.",
+            stacklevel=2,
+        )
     return extraction_dir

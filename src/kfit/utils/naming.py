@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-__all__ = ["to_snake_case", "uniquify", "auto_name", "get_object_name"]
+__all__ = ["auto_name", "get_object_name", "to_snake_case", "uniquify"]
 
 # How many objects have asked for each base name so far.
 _NAME_UIDS: defaultdict[str, int] = defaultdict(int)

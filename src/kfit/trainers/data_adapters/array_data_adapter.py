@@ -177,7 +177,7 @@ def split_validation(data: Any, validation_split: float) -> tuple[Any, Any]:
     """Splits off the last `validation_split` fraction of rows (before any shuffling)."""
     tensors = map_structure(to_tensor, data)
     n = _num_samples("x", tensors) or 0
-    split_at = int(math.floor(n * (1.0 - validation_split)))
+    split_at = math.floor(n * (1.0 - validation_split))
     return (
         map_structure(lambda t: t[:split_at], tensors),
         map_structure(lambda t: t[split_at:], tensors),
