@@ -11,15 +11,48 @@ torch optimizers and `.grad` all work) that also answer those calls. Like `Param
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["Variable"]
+__all__ = ["AssignMethods", "Variable"]
+
+_V = TypeVar("_V", bound="AssignMethods")
 
 
-class Variable(torch.nn.Parameter):
+class AssignMethods(torch.Tensor):
+    """Keras's in-place writes, shared by layer weights (`Variable`) and metric state.
+
+    Each runs without recording gradients and returns the variable, so calls chain.
+
+    Example:
+        >>> import torch
+        >>> v = Variable(torch.zeros(2))
+        >>> v.assign([1.0, 2.0]).assign_sub(1.0).assign_add(torch.ones(2)).tolist()
+        [1.0, 2.0]
+    """
+
+    def assign(self: _V, value: Any) -> _V:
+        """Overwrites the value in place (broadcasting `value`); returns the variable."""
+        with torch.no_grad():
+            self.copy_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
+        return self
+
+    def assign_add(self: _V, value: Any) -> _V:
+        """Adds `value` in place; returns the variable."""
+        with torch.no_grad():
+            self.add_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
+        return self
+
+    def assign_sub(self: _V, value: Any) -> _V:
+        """Subtracts `value` in place; returns the variable."""
+        with torch.no_grad():
+            self.sub_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
+        return self
+
+
+class Variable(torch.nn.Parameter, AssignMethods):
     """A trainable (or frozen) weight: a `torch.nn.Parameter` with Keras's variable methods.
 
     Layers name their variables when they set them as attributes: `name` is the attribute
@@ -67,24 +100,6 @@ class Variable(torch.nn.Parameter):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self.requires_grad_(bool(value))
-
-    def assign(self, value: Any) -> Variable:
-        """Overwrites the value in place (broadcasting `value`); returns the variable."""
-        with torch.no_grad():
-            self.copy_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
-        return self
-
-    def assign_add(self, value: Any) -> Variable:
-        """Adds `value` in place; returns the variable."""
-        with torch.no_grad():
-            self.add_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
-        return self
-
-    def assign_sub(self, value: Any) -> Variable:
-        """Subtracts `value` in place; returns the variable."""
-        with torch.no_grad():
-            self.sub_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
-        return self
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """A numpy copy of the value (Keras's `Variable.numpy`; works with gradients on)."""

@@ -11,13 +11,14 @@ import torch
 from kfit.backend import torch_compat
 from kfit.backend.config import floatx
 from kfit.backend.dtypes import standardize_dtype, to_torch_dtype
+from kfit.backend.variables import AssignMethods
 from kfit.utils.errors import received
 from kfit.utils.naming import auto_name
 
 __all__ = ["Metric", "MetricVariable"]
 
 
-class MetricVariable(torch.Tensor):
+class MetricVariable(AssignMethods):
     """A metric state tensor that also offers the Keras variable methods `assign*`.
 
     It is an ordinary tensor for every torch op (the result of arithmetic on it is a plain
@@ -34,24 +35,6 @@ class MetricVariable(torch.Tensor):
     # Like `nn.Parameter`: no `__torch_function__` dispatch, so ops cost what they cost on
     # plain tensors.
     __torch_function__ = torch_compat.disabled_torch_function
-
-    def assign(self, value: Any) -> MetricVariable:
-        """Overwrites the value in place (broadcasting `value`)."""
-        with torch.no_grad():
-            self.copy_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
-        return self
-
-    def assign_add(self, value: Any) -> MetricVariable:
-        """Adds `value` in place."""
-        with torch.no_grad():
-            self.add_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
-        return self
-
-    def assign_sub(self, value: Any) -> MetricVariable:
-        """Subtracts `value` in place."""
-        with torch.no_grad():
-            self.sub_(torch.as_tensor(value, dtype=self.dtype, device=self.device))
-        return self
 
     @property
     def value(self) -> torch.Tensor:

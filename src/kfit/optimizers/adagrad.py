@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from kfit.backend import torch_compat
-from kfit.optimizers.optimizer import Optimizer, _check_real, _GroupHyperparameter
+from kfit.optimizers.optimizer import Optimizer, check_real, GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["Adagrad"]
@@ -39,10 +39,10 @@ class Adagrad(Optimizer):
         0.0
     """
 
-    initial_accumulator_value = _GroupHyperparameter(
-        lambda name, v: _check_real(name, v, 0.0, example=0.1)
+    initial_accumulator_value = GroupHyperparameter(
+        lambda name, v: check_real(name, v, 0.0, example=0.1)
     )
-    epsilon = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, example=1e-7))
+    epsilon = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, example=1e-7))
 
     def __init__(
         self,

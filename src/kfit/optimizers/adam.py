@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from kfit.backend import torch_compat
-from kfit.optimizers.optimizer import Optimizer, _check_bool, _check_real, _GroupHyperparameter
+from kfit.optimizers.optimizer import Optimizer, check_bool, check_real, GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["Adam"]
@@ -45,10 +45,10 @@ class Adam(Optimizer):
         [0.9, -0.9]
     """
 
-    beta_1 = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, 1.0, example=0.9))
-    beta_2 = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, 1.0, example=0.999))
-    epsilon = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, example=1e-7))
-    amsgrad = _GroupHyperparameter(_check_bool)
+    beta_1 = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, 1.0, example=0.9))
+    beta_2 = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, 1.0, example=0.999))
+    epsilon = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, example=1e-7))
+    amsgrad = GroupHyperparameter(check_bool)
 
     def __init__(
         self,

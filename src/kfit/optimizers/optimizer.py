@@ -52,7 +52,7 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_real(
+def check_real(
     name: str,
     value: Any,
     low: float | None = None,
@@ -76,7 +76,8 @@ def _check_real(
     return float(value)
 
 
-def _check_bool(name: str, value: Any) -> bool:
+def check_bool(name: str, value: Any) -> bool:
+    """Validates a boolean hyperparameter (numpy's bool too) and returns it as a Python bool."""
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(
             f"Expected `{name}` to be a bool. {received(name, value)} "
@@ -275,7 +276,7 @@ def _unwrap(value: Any) -> Any:
     return value.value if isinstance(value, OptimizerVariable) else value
 
 
-class _GroupHyperparameter:
+class GroupHyperparameter:
     """Exposes one param-group key as an optimizer attribute (`opt.beta_1`, `opt.momentum`).
 
     Before `build` the value lives in `optimizer.defaults`; afterwards reads come from the
@@ -305,7 +306,7 @@ class _GroupHyperparameter:
 
 
 def _check_weight_decay(name: str, value: Any) -> float | None:
-    return None if value is None else _check_real(name, value, low=0.0)
+    return None if value is None else check_real(name, value, low=0.0)
 
 
 class _GroupCache:
@@ -372,7 +373,7 @@ class Optimizer(torch.optim.Optimizer):
         ([0.8999999761581421, 1.899999976158142], 1)
     """
 
-    weight_decay = _GroupHyperparameter(_check_weight_decay)
+    weight_decay = GroupHyperparameter(_check_weight_decay)
 
     def __init__(
         self,
@@ -439,14 +440,14 @@ class Optimizer(torch.optim.Optimizer):
                 "Keep the one you need and remove the others."
             )
         for key, value in set_args.items():
-            _check_real(key, value, low=0.0, example=1.0)
+            check_real(key, value, low=0.0, example=1.0)
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
 
-        self.use_ema = _check_bool("use_ema", use_ema)
+        self.use_ema = check_bool("use_ema", use_ema)
         if use_ema:
-            _check_real("ema_momentum", ema_momentum, low=0.0, high=1.0, example=0.99)
+            check_real("ema_momentum", ema_momentum, low=0.0, high=1.0, example=0.99)
             if ema_overwrite_frequency is not None and (
                 not isinstance(ema_overwrite_frequency, int)
                 or isinstance(ema_overwrite_frequency, bool)
@@ -461,7 +462,7 @@ class Optimizer(torch.optim.Optimizer):
         self.ema_overwrite_frequency = ema_overwrite_frequency
 
         if loss_scale_factor is not None:
-            _check_real("loss_scale_factor", loss_scale_factor, example=1024.0)
+            check_real("loss_scale_factor", loss_scale_factor, example=1024.0)
             if loss_scale_factor == 0:
                 raise ValueError(
                     "Expected `loss_scale_factor` to be a non-zero number or None. "

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from kfit.backend import torch_compat
-from kfit.optimizers.optimizer import Optimizer, _check_bool, _check_real, _GroupHyperparameter
+from kfit.optimizers.optimizer import Optimizer, check_bool, check_real, GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["RMSprop"]
@@ -44,10 +44,10 @@ class RMSprop(Optimizer):
         9.683772
     """
 
-    rho = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, 1.0, example=0.9))
-    momentum = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, 1.0, example=0.9))
-    epsilon = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, example=1e-7))
-    centered = _GroupHyperparameter(_check_bool)
+    rho = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, 1.0, example=0.9))
+    momentum = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, 1.0, example=0.9))
+    epsilon = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, example=1e-7))
+    centered = GroupHyperparameter(check_bool)
 
     def __init__(
         self,

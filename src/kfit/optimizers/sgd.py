@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from kfit.backend import torch_compat
-from kfit.optimizers.optimizer import Optimizer, _check_bool, _check_real, _GroupHyperparameter
+from kfit.optimizers.optimizer import Optimizer, check_bool, check_real, GroupHyperparameter
 from kfit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["SGD"]
@@ -43,8 +43,8 @@ class SGD(Optimizer):
         0.71
     """
 
-    momentum = _GroupHyperparameter(lambda name, v: _check_real(name, v, 0.0, 1.0, example=0.9))
-    nesterov = _GroupHyperparameter(_check_bool)
+    momentum = GroupHyperparameter(lambda name, v: check_real(name, v, 0.0, 1.0, example=0.9))
+    nesterov = GroupHyperparameter(check_bool)
 
     def __init__(
         self,
