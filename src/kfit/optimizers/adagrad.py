@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from kfit.backend import torch_compat
-from kfit.optimizers.optimizer import Optimizer, check_real, GroupHyperparameter
+from kfit.optimizers.optimizer import GroupHyperparameter, Optimizer, check_real
 from kfit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["Adagrad"]

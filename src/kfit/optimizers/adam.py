@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from kfit.backend import torch_compat
-from kfit.optimizers.optimizer import Optimizer, check_bool, check_real, GroupHyperparameter
+from kfit.optimizers.optimizer import GroupHyperparameter, Optimizer, check_bool, check_real
 from kfit.optimizers.schedules import LearningRateSchedule
 
 __all__ = ["Adam"]
