@@ -2,8 +2,9 @@
 
 Keras builds an optimizer in two stages: the user constructs it with hyperparameters only,
 and the trainer hands it the model's variables once the model exists. `Optimizer` follows
-the same lifecycle and only then runs `torch.optim.Optimizer.__init__`, so a built optimizer
-is an ordinary torch optimizer (param groups, `state_dict`, torch LR schedulers, step hooks).
+the same lifecycle: it is a torch optimizer with no param groups until `build` adds them with
+`add_param_group`, so a built optimizer is an ordinary torch optimizer (param groups,
+`state_dict`, torch LR schedulers, step hooks, also those registered before `build`).
 
 Everything that runs per training step is written with the multi-tensor `foreach_*` ops of
 `kfit.backend.torch_compat` and Python-float hyperparameters, so a step never waits on the
@@ -12,7 +13,6 @@ device.
 
 from __future__ import annotations
 
-import collections
 import math
 import numbers
 import re
@@ -30,15 +30,6 @@ from kfit.utils.errors import received
 from kfit.utils.naming import auto_name
 
 __all__ = ["Optimizer", "OptimizerVariable"]
-
-_HOOK_ATTRS = (
-    "_optimizer_step_pre_hooks",
-    "_optimizer_step_post_hooks",
-    "_optimizer_state_dict_pre_hooks",
-    "_optimizer_state_dict_post_hooks",
-    "_optimizer_load_state_dict_pre_hooks",
-    "_optimizer_load_state_dict_post_hooks",
-)
 
 
 # One param group's share of a step: (group, params, grads, slots, weight-decay mask or None
@@ -401,13 +392,12 @@ class Optimizer(torch.optim.Optimizer):
                 f"Argument(s) not recognized: {sorted(kwargs)}. {type(self).__name__} accepts "
                 "the Keras 3 optimizer arguments; check the spelling."
             )
-        # torch.optim.Optimizer's own attributes exist before `build`, so torch helpers
-        # (zero_grad, hook registration, repr) work on an unbuilt optimizer too.
-        self.defaults: dict[str, Any] = {}
-        self.state: collections.defaultdict[Any, Any] = collections.defaultdict(dict)
-        self.param_groups: list[dict[str, Any]] = []
-        for attr in _HOOK_ATTRS:
-            setattr(self, attr, collections.OrderedDict())
+        # torch.optim.Optimizer is initialised here, with no parameters, so that its helpers
+        # (zero_grad, hook registration, repr) work on an unbuilt optimizer; `build` then adds
+        # the param groups through torch's public `add_param_group`, keeping registered hooks.
+        # `defaults` stays the same dict object, so hyperparameters set below land in it.
+        torch.optim.Optimizer.__init__(self, [{"params": []}], {})
+        self.param_groups = []
 
         self._built = False
         self._cache: list[_GroupCache] | None = None
@@ -524,11 +514,11 @@ class Optimizer(torch.optim.Optimizer):
                 f"{received('variables', variables)} Wrap it in a list: `build([tensor])`."
             )
         params: list[Any] = list(variables)  # whichever of the three kinds was passed
-        hooks = {attr: getattr(self, attr) for attr in _HOOK_ATTRS}
-        torch.optim.Optimizer.__init__(self, params if params else [{"params": []}], self.defaults)
-        # Hooks registered before `build` must survive torch's re-initialisation.
-        for attr, value in hooks.items():
-            setattr(self, attr, value)
+        # What torch's constructor does with its `params` argument: a list of tensors (or of
+        # `(name, tensor)` pairs) is one group, dicts are groups.
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
         self._built = True
         self._ensure_cache()
         if self._pending_state is not None:
