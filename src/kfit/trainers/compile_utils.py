@@ -13,6 +13,7 @@ import torch
 
 from kfit import losses as losses_module
 from kfit import metrics as metrics_module
+from kfit.trainers.data_adapters import batch_size_of
 
 __all__ = ["CompileLoss", "CompileMetrics", "output_names"]
 
@@ -143,13 +144,9 @@ class CompileLoss:
             value = fn(yt, yp, sw)
             # Keras records each output's loss before weighting, averaged over samples.
             with torch.no_grad():
-                next(trackers).update_state(value.detach(), sample_weight=_batch_size(yp))
+                next(trackers).update_state(value.detach(), sample_weight=batch_size_of(yp))
             total = total + weight * value
         return total
-
-
-def _batch_size(y_pred: Any) -> int:
-    return int(y_pred.shape[0]) if isinstance(y_pred, torch.Tensor) else len(y_pred)
 
 
 class CompileMetrics(metrics_module.Metric):
@@ -228,20 +225,24 @@ class CompileMetrics(metrics_module.Metric):
         if not self.built:
             self.build(y_true, y_pred)
         names = output_names(y_pred)
+        # Split per output once per batch, not once per metric.
+        per_output = None if names is None else (
+            _outputs(y_true, names),
+            _outputs(y_pred, names),
+            _outputs(sample_weight, names) if sample_weight is not None else [None] * len(names),
+        )
         for metric, index, weighted in self._entries:
             if index is None:
                 metric.update_state(y_true, y_pred, sample_weight if weighted else None)
                 continue
-            if names is None:
+            if per_output is None:
                 raise ValueError(
                     "Expected the model to return the outputs the metrics were built for on its "
                     "first batch (a list or dict). Received: a single output. Return the same "
                     "outputs on every batch."
                 )
-            yt = _outputs(y_true, names)[index]
-            yp = _outputs(y_pred, names)[index]
-            sw = _outputs(sample_weight, names)[index] if (weighted and sample_weight is not None) else None
-            metric.update_state(yt, yp, sw)
+            ys, ps, sws = per_output
+            metric.update_state(ys[index], ps[index], sws[index] if weighted else None)
 
     # Keras's API: the compiled metrics report a dict of results, where a `Metric` has one.
     def result(self) -> dict[str, torch.Tensor]:  # type: ignore[override]

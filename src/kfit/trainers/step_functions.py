@@ -30,10 +30,10 @@ from typing import Any
 
 import torch
 
-from kfit.trainers.data_adapters import flatten, pack_x_y_sample_weight
+from kfit.trainers.data_adapters import batch_size_of, pack_x_y_sample_weight
 from kfit.trainers.fast_path import FastPath
 
-__all__ = ["StepFunction", "batch_size_of", "make_step_function", "uses_builtin_step"]
+__all__ = ["StepFunction", "make_step_function", "uses_builtin_step"]
 
 Batch = tuple[Any, Any, Any]
 StepFunction = Callable[[Batch], Any]
@@ -45,10 +45,6 @@ _OVERRIDES = {
     "test": ("test_step", "compute_loss", "compute_metrics"),
     "predict": ("predict_step",),
 }
-
-
-def batch_size_of(x: Any) -> int:
-    return int(x.shape[0]) if isinstance(x, torch.Tensor) else int(flatten(x)[0].shape[0])
 
 
 def uses_builtin_step(model: Any, kind: str) -> bool:

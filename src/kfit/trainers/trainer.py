@@ -25,6 +25,7 @@ from kfit.metrics import Mean
 from kfit.trainers.compile_utils import CompileLoss, CompileMetrics
 from kfit.trainers.data_adapters import (
     ArrayDataAdapter,
+    batch_size_of,
     flatten,
     get_data_adapter,
     is_array_like,
@@ -34,7 +35,7 @@ from kfit.trainers.data_adapters import (
 )
 from kfit.trainers.epoch_iterator import EpochIterator
 from kfit.trainers.logs import BatchLogs
-from kfit.trainers.step_functions import StepFunction, batch_size_of, make_step_function, uses_builtin_step
+from kfit.trainers.step_functions import StepFunction, make_step_function, uses_builtin_step
 
 if TYPE_CHECKING:
     # To the type checker the mixin is the `Layer` that `kfit.Model` combines it with, so that
@@ -335,14 +336,11 @@ class Trainer(_MixinBase):
         return self._compile_loss(y, y_pred, sample_weight)
 
     def _compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
-        # Overrides written before Keras 3.3 have no `training` argument.
-        if self._compute_loss_takes_training:
+        # Overrides written before Keras 3.3 have no `training` argument. The built-in step calls
+        # this for every batch that misses the fast path, so the signature is read once per class.
+        if _takes_training(getattr(self.compute_loss, "__func__", self.compute_loss)):
             return self.compute_loss(x, y, y_pred, sample_weight, training=training)
         return self.compute_loss(x, y, y_pred, sample_weight)
-
-    @property
-    def _compute_loss_takes_training(self) -> bool:
-        return "training" in inspect.signature(self.compute_loss).parameters
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
         """Updates the compiled metrics with a batch; returns `get_metrics_result()`.
@@ -856,6 +854,11 @@ class Trainer(_MixinBase):
         batch = self._single_batch(x, None, None)
         self.eval()
         return _to_numpy(self._step_function("predict")(batch))
+
+
+@functools.cache
+def _takes_training(compute_loss: Callable[..., Any]) -> bool:
+    return "training" in inspect.signature(compute_loss).parameters
 
 
 def _should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:

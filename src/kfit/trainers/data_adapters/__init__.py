@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from kfit.trainers.data_adapters.array_data_adapter import ArrayDataAdapter, split_validation
 from kfit.trainers.data_adapters.generator_data_adapter import GeneratorDataAdapter
 from kfit.trainers.data_adapters.structures import (
+    batch_size_of,
     flatten,
     map_structure,
     pack_x_y_sample_weight,
@@ -30,6 +31,7 @@ __all__ = [
     "DataAdapter",
     "GeneratorDataAdapter",
     "TorchDataLoaderAdapter",
+    "batch_size_of",
     "flatten",
     "get_data_adapter",
     "is_array_like",

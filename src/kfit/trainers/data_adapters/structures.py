@@ -11,7 +11,15 @@ import torch
 from kfit.backend.config import floatx
 from kfit.utils.batch_utils import is_namedtuple, pack_x_y_sample_weight, unpack_x_y_sample_weight
 
-__all__ = ["flatten", "map_structure", "pack_x_y_sample_weight", "to_device", "to_tensor", "unpack_x_y_sample_weight"]
+__all__ = [
+    "batch_size_of",
+    "flatten",
+    "map_structure",
+    "pack_x_y_sample_weight",
+    "to_device",
+    "to_tensor",
+    "unpack_x_y_sample_weight",
+]
 
 
 def map_structure(fn: Callable[[Any], Any], data: Any) -> Any:
@@ -34,6 +42,16 @@ def flatten(data: Any) -> list[Any]:
     if isinstance(data, (list, tuple)):
         return [leaf for v in data for leaf in flatten(v)]
     return [data]
+
+
+def batch_size_of(x: Any) -> int:
+    """The number of samples in a batch: the first dimension of its first leaf.
+
+    Example:
+        >>> batch_size_of(torch.zeros(4, 2)), batch_size_of({"a": [torch.zeros(3, 1)]})
+        (4, 3)
+    """
+    return int(x.shape[0]) if isinstance(x, torch.Tensor) else int(flatten(x)[0].shape[0])
 
 
 def to_tensor(value: Any) -> torch.Tensor:
