@@ -371,3 +371,12 @@ def test_gan_with_two_optimizers() -> None:
     batch_losses = [per_batch[0], per_batch[1] - per_batch[0], per_batch[2] - per_batch[1],
                     per_batch[3], per_batch[4] - per_batch[3], per_batch[5] - per_batch[4]]
     np.testing.assert_allclose(history["d_loss"], [np.mean(batch_losses[:3]), np.mean(batch_losses[3:])], rtol=1e-5)
+
+
+def test_a_metric_attribute_replaced_or_deleted_is_no_longer_listed() -> None:
+    model = kfit.Sequential([kfit.Input((4,)), kfit.layers.Dense(1)])
+    model.a, model.b = kfit.metrics.Mean(name="a"), kfit.metrics.Mean(name="b")
+    assert [m.name for m in model.metrics] == ["a", "b"]
+    model.a = None
+    del model.b
+    assert model.metrics == []

@@ -129,9 +129,16 @@ class Layer(torch.nn.Module):
         # `fit`), and its variables learn their path.
         if isinstance(value, Metric):
             self.__dict__.setdefault("_metric_attributes", {})[name] = value
-        elif isinstance(value, Variable):
-            value.set_path(f"{self.__dict__.get('name', type(self).__name__)}/{name}")
+        else:
+            # A metric replaced by something else is no longer the layer's.
+            self.__dict__.get("_metric_attributes", {}).pop(name, None)
+            if isinstance(value, Variable):
+                value.set_path(f"{self.__dict__.get('name', type(self).__name__)}/{name}")
         super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self.__dict__.get("_metric_attributes", {}).pop(name, None)
+        super().__delattr__(name)
 
     @property
     def metrics(self) -> list[Metric]:
