@@ -10,7 +10,12 @@ import kfit
 
 EXPECTED = {
     "kfit": {"Sequential", "Model", "Input", "layers", "optimizers", "losses", "metrics", "callbacks",
-             "backend", "datasets", "utils", "activations", "initializers", "models", "saving"},
+             "backend", "datasets", "utils", "activations", "initializers", "models", "saving",
+             "regularizers", "constraints"},
+    "kfit.regularizers": {"Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
+                          "orthogonal_regularizer", "get", "serialize", "deserialize"},
+    "kfit.constraints": {"Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm",
+                         "non_neg", "unit_norm", "get", "serialize", "deserialize"},
     "kfit.layers": {"Dense", "Activation", "Dropout", "Flatten", "Reshape", "InputLayer", "Input", "Layer"},
     "kfit.optimizers": {"Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "get", "schedules"},
     "kfit.losses": {"Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
@@ -25,7 +30,8 @@ EXPECTED = {
                        "ReduceLROnPlateau", "CSVLogger", "TensorBoard", "TerminateOnNaN",
                        "LambdaCallback", "RemoteMonitor", "SwapEMAWeights", "EventFilter", "Every",
                        "Never"},
-    "kfit.backend": {"get_value", "set_value", "floatx", "epsilon"},
+    "kfit.backend": {"get_value", "set_value", "floatx", "epsilon", "image_data_format",
+                     "set_image_data_format", "standardize_data_format"},
     "kfit.datasets": {"mnist"},
     "kfit.utils": {"get_file", "Progbar"},
     "kfit.models": {"Model", "Sequential", "load_model"},

@@ -18,6 +18,7 @@ from kfit import (
     activations,
     backend,
     callbacks,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -25,6 +26,7 @@ from kfit import (
     metrics,
     models,
     optimizers,
+    regularizers,
     saving,
     utils,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "activations",
     "backend",
     "callbacks",
+    "constraints",
     "datasets",
     "initializers",
     "layers",
@@ -48,6 +51,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "saving",
     "utils",
 ]

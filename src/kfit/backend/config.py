@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["epsilon", "floatx", "set_epsilon", "set_floatx"]
+__all__ = [
+    "epsilon",
+    "floatx",
+    "image_data_format",
+    "set_epsilon",
+    "set_floatx",
+    "set_image_data_format",
+    "standardize_data_format",
+]
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
+_IMAGE_DATA_FORMAT = "channels_last"
+_DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def floatx() -> str:
@@ -44,3 +54,40 @@ def set_epsilon(value: float) -> None:
     """Sets the fuzz factor returned by `epsilon()`."""
     global _EPSILON
     _EPSILON = float(value)
+
+
+def image_data_format() -> str:
+    """Returns the default layout of image-like tensors, `"channels_last"` as in Keras.
+
+    Example:
+        >>> image_data_format()
+        'channels_last'
+    """
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Sets the layout that layers use when their `data_format` is None."""
+    global _IMAGE_DATA_FORMAT
+    _IMAGE_DATA_FORMAT = _check_data_format(data_format)
+
+
+def standardize_data_format(data_format: str | None) -> str:
+    """A layer's `data_format` argument resolved: None means `image_data_format()`.
+
+    Example:
+        >>> standardize_data_format(None), standardize_data_format("channels_first")
+        ('channels_last', 'channels_first')
+    """
+    return _IMAGE_DATA_FORMAT if data_format is None else _check_data_format(data_format)
+
+
+def _check_data_format(data_format: object) -> str:
+    value = data_format.lower() if isinstance(data_format, str) else data_format
+    if value not in _DATA_FORMATS:
+        raise ValueError(
+            f"Expected `data_format` to be one of {_DATA_FORMATS}. Received: "
+            f"data_format={data_format!r} (of type {type(data_format).__name__}). Pass "
+            "'channels_last' (samples, ..., channels) or 'channels_first' (samples, channels, ...)."
+        )
+    return str(value)

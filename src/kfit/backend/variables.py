@@ -99,7 +99,28 @@ class Variable(torch.nn.Parameter, AssignMethods):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
+        # Remembered apart from `requires_grad`: freezing the layer that holds the variable
+        # turns gradients off, and unfreezing it restores this choice.
+        self.__dict__["_keras_trainable"] = bool(value)
         self.requires_grad_(bool(value))
+
+    @property
+    def regularizer(self) -> Any:
+        """The regularizer given to `add_weight`; its loss is in the layer's `losses`."""
+        return self.__dict__.get("_keras_regularizer")
+
+    @regularizer.setter
+    def regularizer(self, value: Any) -> None:
+        self.__dict__["_keras_regularizer"] = value
+
+    @property
+    def constraint(self) -> Any:
+        """The constraint given to `add_weight`; optimizers apply it after each update."""
+        return self.__dict__.get("_keras_constraint")
+
+    @constraint.setter
+    def constraint(self, value: Any) -> None:
+        self.__dict__["_keras_constraint"] = value
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """A numpy copy of the value (Keras's `Variable.numpy`; works with gradients on)."""

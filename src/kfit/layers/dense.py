@@ -7,8 +7,7 @@ from typing import Any
 
 import torch
 
-from kfit import activations, initializers
-from kfit.backend.variables import Variable
+from kfit import activations, constraints, initializers, regularizers
 from kfit.layers.layer import Layer
 from kfit.saving.object_registration import register_keras_serializable
 
@@ -32,14 +31,30 @@ class Dense(Layer):
         use_bias: whether to add a bias vector.
         kernel_initializer: name or initializer for the kernel.
         bias_initializer: name or initializer for the bias.
+        kernel_regularizer: name or callable (see `kfit.regularizers`) whose penalty on the
+            kernel joins `layer.losses` and the training loss.
+        bias_regularizer: the same for the bias.
+        activity_regularizer: a penalty on the layer's output, divided by the batch size.
+        kernel_constraint: name or callable (see `kfit.constraints`) that the optimizer
+            applies to the kernel after each update.
+        bias_constraint: the same for the bias.
+        lora_rank: Keras's LoRA adapter rank; kfit supports only None (no adapter).
+        lora_alpha: Keras's LoRA scale; only None is supported.
+        quantization_config: Keras's quantization settings; only None is supported.
         **kwargs: `name`, `input_dim`, `input_shape`, `trainable`, `dtype`.
 
+    Raises:
+        ValueError: for `units` that is not a positive integer.
+        NotImplementedError: for a LoRA or quantization setting.
+
     Example:
-        >>> layer = Dense(4, activation="relu", input_dim=3)
+        >>> layer = Dense(4, activation="relu", input_dim=3, kernel_regularizer="l2")
         >>> [w.shape for w in layer.get_weights()]
         [(3, 4), (4,)]
         >>> layer(torch.ones(2, 3)).shape
         torch.Size([2, 4])
+        >>> len(layer.losses)  # the kernel's L2 penalty
+        1
     """
 
     def __init__(
@@ -49,9 +64,29 @@ class Dense(Layer):
         use_bias: bool = True,
         kernel_initializer: Any = "glorot_uniform",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        lora_rank: int | None = None,
+        lora_alpha: float | None = None,
+        quantization_config: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        for argument, value in (
+            ("lora_rank", lora_rank),
+            ("lora_alpha", lora_alpha),
+            ("quantization_config", quantization_config),
+        ):
+            if value is not None:
+                raise NotImplementedError(
+                    f"Expected {argument}=None: kfit's Dense has no LoRA adapters or "
+                    f"quantization. Received: {argument}={value!r} (of type "
+                    f"{type(value).__name__}). Leave it out (or None); for LoRA, add the "
+                    "low-rank matrices in a layer of your own."
+                )
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 "Expected `units` to be a positive integer. "
@@ -64,6 +99,10 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         if self._declared_input_shape is not None:
             self.build(self._declared_input_shape)
             self.built = True
@@ -76,21 +115,28 @@ class Dense(Layer):
                 f"Received: input_shape={input_shape!r}. Pass e.g. input_shape=(784,)."
             )
         self.input_dim = int(in_dim)
-        dtype = torch.get_default_dtype()
-        # None is Keras's default for a float weight: glorot-uniform, for the bias too.
-        kernel_initializer = self.kernel_initializer
-        if kernel_initializer is None:
-            kernel_initializer = initializers.GlorotUniform()
-        bias_initializer = self.bias_initializer
-        if bias_initializer is None:
-            bias_initializer = initializers.GlorotUniform()
-        values = kernel_initializer((self.input_dim, self.units), dtype=dtype)
+        # A None initializer is Keras's default for a float weight, glorot-uniform, which
+        # `add_weight` applies (to the bias too).
+        self.kernel = self.add_weight(
+            shape=(self.input_dim, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
         # Shape (in, out), strides (1, in): see the class docstring. Optimizer slots and
         # gradients follow a parameter's strides, so the whole update keeps this layout.
-        kernel = torch.empty((self.units, self.input_dim), dtype=values.dtype, device=values.device).t()
-        self.kernel = Variable(kernel.copy_(values))
+        # Swapping the storage keeps the Variable that `add_weight` registered.
+        values = self.kernel.data
+        self.kernel.data = values.new_empty((self.units, self.input_dim)).t().copy_(values)
         self.bias = (
-            Variable(bias_initializer((self.units,), dtype=dtype))
+            self.add_weight(
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
             if self.use_bias
             else None
         )
@@ -116,6 +162,11 @@ class Dense(Layer):
             use_bias=self.use_bias,
             kernel_initializer=_initializer_config(self.kernel_initializer),
             bias_initializer=_initializer_config(self.bias_initializer),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
+            quantization_config=None,
         )
         return config
 

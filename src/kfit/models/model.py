@@ -45,6 +45,9 @@ class Model(Trainer, Layer):
         (2, 1)
     """
 
+    # Keras paths do not include model names: a nested model's weights keep their own paths.
+    _is_keras_model = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         module = None
         if args and isinstance(args[0], torch.nn.Module):

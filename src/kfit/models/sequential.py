@@ -34,6 +34,9 @@ class Sequential(Model):
         ['Dense', 'Linear']
     """
 
+    # Keras's weight files key a Sequential's layers by class: see saving/keras_h5.py.
+    _lists_its_layers = True
+
     def __init__(
         self,
         layers: Iterable[torch.nn.Module] | None = None,

@@ -88,6 +88,22 @@ class Adam(Optimizer):
         self.epsilon = epsilon
         self.amsgrad = amsgrad
 
+    def _fused_layout_fits(self, params: list[torch.Tensor]) -> bool:
+        # The parameters' layout does not change between steps, so it is checked once per list
+        # (the optimizer's cache hands the same list every step); the list is kept beside its
+        # answer, so an id reused by a later list cannot be mistaken for it.
+        memo = self.__dict__.setdefault("_fused_layout_memo", {})
+        first = params[0]
+        hit = memo.get(id(params))
+        # `module.to(dtype)` converts parameters in place, so the same list can change dtype.
+        if hit is not None and hit[0] is params and hit[1] == (first.dtype, first.device):
+            return bool(hit[2])
+        if len(memo) > 16:
+            memo.clear()
+        fits = _fused_adam_applies(params)
+        memo[id(params)] = (params, (first.dtype, first.device), fits)
+        return fits
+
     def _slot_initial_values(self, group: dict[str, Any]) -> dict[str, float]:
         slots = {"momentum": 0.0, "velocity": 0.0}
         if group["amsgrad"]:
@@ -111,7 +127,7 @@ class Adam(Optimizer):
         t, one = real(step), real(1.0)
         alpha = float(real(lr) * np.sqrt(one - real(beta_2) ** t) / (one - real(beta_1) ** t))
         momentums, velocities = slots["momentum"], slots["velocity"]
-        if not group["amsgrad"] and _fused_adam_applies(params, grads):
+        if not group["amsgrad"] and self._fused_layout_fits(params) and _grads_match(params, grads):
             # torch's fused kernel divides sqrt(v) by sqrt(1 - beta_2**t) before adding eps;
             # scaling eps by the same factor makes its update exactly Keras's, in one pass.
             # The betas are rounded to float32 as Keras stores them.
@@ -148,20 +164,24 @@ class Adam(Optimizer):
         }
 
 
-def _fused_adam_applies(params: list[torch.Tensor], grads: list[torch.Tensor]) -> bool:
+def _fused_adam_applies(params: list[torch.Tensor]) -> bool:
     """Whether torch's fused Adam kernel can take these parameters in one call.
 
     The kernel walks each parameter's memory in step with its gradient's and slots' memory,
     whatever their strides. So each parameter must fill its memory without gaps (row-major,
-    or a transposed matrix such as a Dense kernel), and its gradient must be laid out the same
-    way (autograd's are; one assigned by hand may not be). `Optimizer._ensure_cache` keeps the
-    slots so.
+    or a transposed matrix such as a Dense kernel); `_grads_match` checks the gradients, and
+    `Optimizer._ensure_cache` keeps the slots laid out like their parameters.
     """
     first = params[0]
     if not torch_compat.fused_adam_available(first.device):
         return False
     return all(
         p.device == first.device and p.dtype == first.dtype and p.is_floating_point()
-        and g.stride() == p.stride() and (p.is_contiguous() or (p.dim() == 2 and p.t().is_contiguous()))
-        for p, g in zip(params, grads)
+        and (p.is_contiguous() or (p.dim() == 2 and p.t().is_contiguous()))
+        for p in params
     )
+
+
+def _grads_match(params: list[torch.Tensor], grads: list[torch.Tensor]) -> bool:
+    # Autograd lays gradients out like their parameters; one assigned by hand may not be.
+    return all(g.stride() == p.stride() for p, g in zip(params, grads))

@@ -402,6 +402,9 @@ class Optimizer(torch.optim.Optimizer):
         self._built = False
         self._cache: list[_GroupCache] | None = None
         self._ema_lists: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+        # (parameter, constraint) for the parameters that carry a `constraint` (set by
+        # `Layer.add_weight`); found once by `_ensure_cache`, so unconstrained models pay nothing.
+        self._constrained: list[tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]] = []
         self._pending_state: dict[str, Any] | None = None
         self._exclude_ids: set[int] = set()
         self._exclude_pattern: re.Pattern[str] | None = None
@@ -601,6 +604,12 @@ class Optimizer(torch.optim.Optimizer):
             )
         else:
             self._ema_lists = None
+        self._constrained = [
+            (p, constraint)
+            for cache in caches
+            for p in cache.params
+            if (constraint := getattr(p, "constraint", None)) is not None
+        ]
         return caches
 
     def _require_built(self, action: str) -> None:
@@ -887,6 +896,11 @@ class Optimizer(torch.optim.Optimizer):
 
         if self._ema_lists is not None:
             self._update_ema(*self._ema_lists)
+        # As in Keras: after the update and the EMA, on every step (accumulating ones too), for
+        # the parameters that had a gradient. `step()` has grad mode off here.
+        for param, constraint in self._constrained:
+            if param.grad is not None:
+                param.copy_(constraint(param))
         self._iterations += 1
 
     def _clip(self, work: list[_Work]) -> list[_Work]:

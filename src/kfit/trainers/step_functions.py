@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from kfit.layers.layer import losses_in_use
 from kfit.trainers.data_adapters import batch_size_of, pack_x_y_sample_weight
 from kfit.trainers.fast_path import FastPath
 
@@ -105,6 +106,8 @@ def _train_function(model: Any) -> StepFunction:
             loss = compute_loss(x, y, y_pred, sample_weight, training=True)
         else:
             loss = fast.loss(target, y_pred)
+            if losses_in_use():
+                loss = _with_model_losses(model, loss)
         optimizer.zero_grad(set_to_none=True)
         (loss if scale_loss is None else scale_loss(loss)).backward()
         optimizer.step()
@@ -136,7 +139,10 @@ def _test_function(model: Any) -> StepFunction:
                 fast, planned = FastPath.plan_for_batch(model._compile_loss, compiled_metrics, tracker, y, y_pred), True
             target = None if fast is None else fast.target(y, y_pred, sample_weight)
             if fast is not None and target is not None:
-                fast.update_metrics(fast.loss(target, y_pred), target, y_pred)
+                loss = fast.loss(target, y_pred)
+                if losses_in_use():
+                    loss = _with_model_losses(model, loss)
+                fast.update_metrics(loss, target, y_pred)
                 return
             loss = compute_loss(x, y, y_pred, sample_weight, training=False)
             tracker.update_state(loss, sample_weight=batch_size_of(x))
@@ -144,6 +150,14 @@ def _test_function(model: Any) -> StepFunction:
                 compiled_metrics.update_state(y, y_pred, sample_weight)
 
     return test_step
+
+
+def _with_model_losses(model: Any, loss: torch.Tensor) -> torch.Tensor:
+    # What `Trainer.compute_loss` adds: the layers' `add_loss` values and regularizer losses.
+    extra = model.losses
+    if not extra:
+        return loss
+    return loss + torch.stack([v.to(loss.dtype).sum() for v in extra]).sum()
 
 
 def _predict_function(model: Any) -> StepFunction:

@@ -21,6 +21,7 @@ from kfit import optimizers as optimizers_module
 from kfit.backend import conversion
 from kfit.backend.device import default_device
 from kfit.callbacks.callback_list import CallbackList
+from kfit.layers.layer import losses_in_use
 from kfit.metrics import Mean
 from kfit.trainers.compile_utils import CompileLoss, CompileMetrics
 from kfit.trainers.data_adapters import (
@@ -211,7 +212,12 @@ class Trainer(_MixinBase):
         kind = "train" if method in ("fit", "train_on_batch") else "test"
         # A model with its own step or `compute_loss` may need no compiled loss (Keras's guide
         # trains a GAN that way); the built-in step does, so it is checked before any work.
-        if method != "predict" and self._compile_loss is None and uses_builtin_step(self, kind):
+        if (
+            method != "predict"
+            and self._compile_loss is None
+            and uses_builtin_step(self, kind)
+            and not self._may_add_losses()
+        ):
             raise ValueError(
                 f"Expected a loss to `{method}()` with. Received: compile(loss=None). "
                 "Pass a loss to `compile`, e.g. loss='mse', or override `compute_loss` or "
@@ -328,12 +334,18 @@ class Trainer(_MixinBase):
             1.0
         """
         del x, training  # the default uses neither
-        if self._compile_loss is None:
+        losses = [] if self._compile_loss is None else [self._compile_loss(y, y_pred, sample_weight)]
+        # Keras adds the model's own losses (`add_loss`, weight and activity regularizers).
+        extra = self.losses if losses_in_use() else []
+        if extra:
+            losses.append(torch.stack([v.float().sum() for v in extra]).sum())
+        if not losses:
             raise ValueError(
-                "Expected a loss to compute. Received: compile(loss=None). Pass a loss to "
-                "`compile()`, e.g. loss='mse', or override `compute_loss`."
+                "Expected a loss to compute. Received: compile(loss=None) and no losses added by "
+                "the model's layers. Pass a loss to `compile()`, e.g. loss='mse', or override "
+                "`compute_loss`."
             )
-        return self._compile_loss(y, y_pred, sample_weight)
+        return losses[0] if len(losses) == 1 else losses[0] + losses[1]
 
     def _compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
         # Overrides written before Keras 3.3 have no `training` argument. The built-in step calls
