@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from benchmarks.workloads import CNN_CHANNELS
+from benchmarks.workloads import CNN_CHANNELS, EMBEDDING_DIM, LSTM_UNITS, VOCABULARY
 
 __all__ = ["PLAIN_BUILDERS", "KerasAdam", "KerasRMSprop", "PlainLoop", "torch_optimizer"]
 
@@ -291,9 +291,62 @@ def plain_one_hot(x: Any, y: Any, batch_size: int, device: str | torch.device = 
     return PlainLoop(net, opt, _cce_probabilities, _one_hot_hits, "accuracy", x, y, batch_size, device)
 
 
+class _MnistConvnet(torch.nn.Module):
+    """W10's network on channels-last images, permuted to torch's NCHW once at the input.
+
+    The permute is a view: the convolutions then run on channels_last memory, as a torch user
+    feeding Keras-layout images would write it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 32, 3)
+        self.conv2 = torch.nn.Conv2d(32, 64, 3)
+        self.dropout = torch.nn.Dropout(0.5)
+        self.dense = torch.nn.Linear(64 * 5 * 5, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 3, 1, 2)
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = self.dropout(torch.flatten(x, 1))
+        return F.softmax(self.dense(x), dim=1)
+
+
+def plain_mnist_convnet(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                        with_torch_optim: bool = False) -> PlainLoop:
+    """W10 by hand: the convnet above, Keras Adam, clipped CCE on one-hot targets, hit count."""
+    net = _MnistConvnet()
+    opt = torch_optimizer("W10", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, _cce_probabilities, _one_hot_hits, "accuracy", x, y, batch_size, device)
+
+
+class _LstmClassifier(torch.nn.Module):
+    """W11's network: nn.Embedding, nn.LSTM (batch first), the last hidden state, a sigmoid unit."""
+
+    def __init__(self, vocabulary: int, embedding_dim: int, units: int) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocabulary, embedding_dim)
+        self.lstm = torch.nn.LSTM(embedding_dim, units, batch_first=True)
+        self.dense = torch.nn.Linear(units, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.lstm(self.embedding(x))
+        return torch.sigmoid(self.dense(h[-1]))
+
+
+def plain_lstm(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+               with_torch_optim: bool = False) -> PlainLoop:
+    """W11 by hand: embedding, torch's fused LSTM, Keras Adam, clipped BCE, hit count."""
+    net = _LstmClassifier(VOCABULARY, EMBEDDING_DIM, LSTM_UNITS)
+    opt = torch_optimizer("W11", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return PlainLoop(net, opt, _bce_probabilities, _binary_hits, "accuracy", x, y, batch_size, device)
+
+
 PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {
     "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax, "W6": plain_binary,
     "W7": plain_softmax_probabilities, "W8": plain_one_hot,
     # W9 is W2 with the guide's custom train_step on kfit's side: the same hand loop.
     "W9": plain_mlp,
+    "W10": plain_mnist_convnet, "W11": plain_lstm,
 }

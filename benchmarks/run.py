@@ -1,6 +1,6 @@
 """`python -m benchmarks.run`: runs the selected benchmarks and writes RESULTS.md and ratios.png.
 
-Sections (pick with `--workloads`, default all): W1, W2, W4 to W9 (training time against the
+Sections (pick with `--workloads`, default all): W1, W2, W4 to W11 (training time against the
 plain loop, and peers), W3 (callback overhead and the dispatch micro-benchmark), import (import
 time), syncs (host syncs per step), gpu (W1 and W2 on CUDA, only when a GPU is present).
 
@@ -27,7 +27,7 @@ from benchmarks import measure, peers, report
 from benchmarks.plain_loops import PLAIN_BUILDERS
 from benchmarks.workloads import WORKLOADS, Workload
 
-SECTIONS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "import", "syncs", "gpu")
+SECTIONS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "import", "syncs", "gpu")
 JIT_SIDE = "kfit jit_compile"
 GPU_WORKLOADS = ("W1", "W2")
 
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> report.Results:
         if missing:
             results.notes.append(f"Not installed, so not run: {', '.join(missing)}.")
 
-    for key in ("W1", "W2", "W4", "W5", "W6", "W7", "W8", "W9"):
+    for key in ("W1", "W2", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11"):
         if key in args.sections:
             results.training.append(training_row_in_processes(WORKLOADS[key], args, "cpu", peer_names))
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "Workload", "build_cnn", "build_guide_model", "build_mlp", "build_mlp_custom_step",
-           "guide_data", "image_data", "mnist_like_data"]
+__all__ = ["WORKLOADS", "Workload", "build_cnn", "build_guide_model", "build_lstm", "build_mlp",
+           "build_mlp_custom_step", "build_mnist_convnet", "guide_data", "image_data", "mnist_like_data",
+           "nhwc_image_data", "token_data"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -78,6 +79,36 @@ def image_data(rows: int, seed: int = 0) -> Data:
     """
     rs = np.random.RandomState(seed)
     return rs.rand(rows, 1, 28, 28).astype("float32"), rs.randint(0, 10, rows).astype("int64")
+
+
+def nhwc_image_data(rows: int, seed: int = 0) -> Data:
+    """28x28x1 images, channels last (Keras's layout), with one-hot labels over 10 classes.
+
+    Example:
+        >>> x, y = nhwc_image_data(2)
+        >>> x.shape, y.shape
+        ((2, 28, 28, 1), (2, 10))
+    """
+    rs = np.random.RandomState(seed)
+    return rs.rand(rows, 28, 28, 1).astype("float32"), np.eye(10, dtype="float32")[rs.randint(0, 10, rows)]
+
+
+# W11's token sequences: a vocabulary, a sequence length and an embedding width of a small
+# text classifier (IMDB-like, shortened so a CPU epoch stays short).
+VOCABULARY, SEQUENCE_LENGTH, EMBEDDING_DIM, LSTM_UNITS = 5000, 50, 32, 64
+
+
+def token_data(rows: int, seed: int = 0) -> Data:
+    """Integer token sequences (no padding) with 0/1 float labels.
+
+    Example:
+        >>> x, y = token_data(3)
+        >>> x.shape, x.dtype, y.shape
+        ((3, 50), dtype('int64'), (3,))
+    """
+    rs = np.random.RandomState(seed)
+    x = rs.randint(1, VOCABULARY, size=(rows, SEQUENCE_LENGTH)).astype("int64")
+    return x, rs.randint(0, 2, rows).astype("float32")
 
 
 def _classifier(k: ModuleType, model: Any, compile_kwargs: dict[str, Any]) -> Any:
@@ -272,6 +303,55 @@ def build_cnn(k: ModuleType, **compile_kwargs: Any) -> Any:
     return _classifier(k, model, compile_kwargs)
 
 
+def build_mnist_convnet(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W10: the keras.io "Simple MNIST convnet", channels last, line for line.
+
+    Conv2D 32 -> MaxPooling2D -> Conv2D 64 -> MaxPooling2D -> Flatten -> Dropout(0.5) ->
+    Dense(10, softmax); Adam, categorical cross-entropy, accuracy.
+
+    Example:
+        >>> import kfit
+        >>> build_mnist_convnet(kfit).count_params()
+        34826
+    """
+    layers = k.layers
+    model = k.Sequential(
+        [
+            k.Input(shape=(28, 28, 1)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"], **compile_kwargs)
+    return model
+
+
+def build_lstm(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W11: Embedding -> LSTM(64) -> Dense(1, sigmoid) on token sequences; Adam, binary
+    cross-entropy, accuracy (the text classifier of the Keras examples).
+
+    Example:
+        >>> import kfit
+        >>> build_lstm(kfit).count_params()
+        185025
+    """
+    model = k.Sequential(
+        [
+            k.Input(shape=(SEQUENCE_LENGTH,), dtype="int64"),
+            k.layers.Embedding(VOCABULARY, EMBEDDING_DIM),
+            k.layers.LSTM(LSTM_UNITS),
+            k.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"], **compile_kwargs)
+    return model
+
+
 @dataclass(frozen=True)
 class Workload:
     """One training workload: its data, its model, and the goal for kfit's time ratio.
@@ -320,5 +400,9 @@ WORKLOADS: dict[str, Workload] = {
                  build_one_hot, rows=60000, quick_rows=12800),
         Workload("W9", "W2 trained by the guide's custom train_step", mnist_like_data, build_mlp_custom_step,
                  rows=60000, quick_rows=6400, goal=1.05),
+        Workload("W10", "keras.io MNIST convnet, channels_last: conv32-pool-conv64-pool-dropout-dense, Adam",
+                 nhwc_image_data, build_mnist_convnet, rows=15360, quick_rows=1280, goal=1.05),
+        Workload("W11", "Embedding(5000, 32) -> LSTM(64) -> Dense(1, sigmoid) on 50 tokens, Adam, BCE",
+                 token_data, build_lstm, rows=8192, quick_rows=1024, batch_size=64, goal=1.05),
     )
 }

@@ -25,18 +25,22 @@ from kfit import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     regularizers,
     saving,
     utils,
 )
 from kfit.layers import Input
+from kfit.layers.symbolic import KerasTensor
 from kfit.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Input",
+    "KerasTensor",
     "Model",
     "Sequential",
     "__version__",
@@ -50,7 +54,9 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
+    "random",
     "regularizers",
     "saving",
     "utils",

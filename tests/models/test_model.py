@@ -41,9 +41,11 @@ def test_subclass_call_receives_training_flag():
     assert seen[-2:] == [True, False]
 
 
-def test_functional_api_is_rejected_with_alternatives():
-    with pytest.raises(TypeError, match="functional API"):
+def test_functional_arguments_that_are_not_keras_tensors_are_refused_clearly():
+    with pytest.raises(ValueError, match=r"Expected `inputs` to be a KerasTensor.*Received: inputs='inputs'"):
         kfit.Model("inputs", "outputs")
+    with pytest.raises(TypeError, match="Model\\(inputs, outputs\\)"):
+        kfit.Model(torch.nn.Linear(2, 1), "extra", "args")
 
 
 def test_to_device_is_remembered():

@@ -113,7 +113,14 @@ class Layer(torch.nn.Module):
             )
         self.name = name or auto_name(type(self).__name__)
         self.built = False
+        # Keras calls a layer in inference mode unless told otherwise (`training=True`, or
+        # inside `fit`, which switches the model to train mode and back). A torch module starts
+        # in train mode, so a kfit layer starts in eval mode; `.train()` works as in torch.
+        self.training = False
         self._trainable = trainable
+        if isinstance(dtype, dict):
+            # A serialized DTypePolicy, as Keras writes it in configs.
+            dtype = dtype.get("config", {}).get("name", None)
         self._dtype = dtype
         self.autocast = autocast
         self._losses: list[torch.Tensor] = []
@@ -199,7 +206,9 @@ class Layer(torch.nn.Module):
         self.build(shape)
         self.built = True
         device = _device_of(inputs)
-        if device is not None:
+        # A sublayer first called inside a shape-inference run sees `meta` tensors: its weights
+        # stay where they were made.
+        if device is not None and device.type != "meta":
             self.to(device)
         self._apply_trainable()
 
@@ -318,11 +327,9 @@ class Layer(torch.nn.Module):
         return self._keras_call(args, kwargs)
 
     def _keras_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            from kfit.layers import symbolic
-        except ImportError:  # TEMPORARY until the functional API lands
-            symbolic = None  # type: ignore[assignment]
-        if symbolic is not None and symbolic.any_symbolic(args, kwargs):
+        from kfit.layers import symbolic
+
+        if symbolic.any_symbolic(args, kwargs):
             return symbolic.symbolic_call(self, args, kwargs)
         if args:
             args = (_as_tensor(args[0]), *args[1:])
@@ -373,6 +380,33 @@ class Layer(torch.nn.Module):
             return super().__call__(*args, **kwargs)
         finally:
             self.train(not training)
+
+    # ------------------------------------------------------------------ functional API
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's first call on `keras.Input` tensors.
+
+        Raises:
+            AttributeError: when the layer was never called on symbolic tensors.
+        """
+        from kfit.layers import symbolic
+
+        return symbolic.layer_input(self)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output(s) of the layer's first call on `keras.Input` tensors.
+
+        Example:
+            >>> import kfit
+            >>> inputs = kfit.Input(shape=(3,))
+            >>> dense = kfit.layers.Dense(2)
+            >>> dense(inputs).shape == dense.output.shape == (None, 2)
+            True
+        """
+        from kfit.layers import symbolic
+
+        return symbolic.layer_output(self)
 
     # ------------------------------------------------------------------ masks
     def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
@@ -618,13 +652,20 @@ class Layer(torch.nn.Module):
                 )
         with torch.no_grad():
             for t, a in zip(targets, arrays):
-                t.copy_(torch.from_numpy(np.ascontiguousarray(a)).to(t.dtype))
+                # `ascontiguousarray` makes a 0-d array 1-d; the reshape restores scalars.
+                t.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(t.shape).to(t.dtype))
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "trainable": self.trainable,
+            # Keras writes the dtype policy; kfit's layers hold one dtype.
+            "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
+                      "registered_name": None},
+        }
         if self._declared_input_shape is not None:
             config["input_shape"] = list(self._declared_input_shape[1:])
         if self.activity_regularizer is not None:
@@ -650,7 +691,14 @@ def _is_model(layer: Any) -> bool:
 
 def _as_tensor(value: Any) -> Any:
     """NumPy arrays and Python numbers become tensors, as Keras converts a layer's inputs."""
-    if isinstance(value, (np.ndarray, np.generic, float, int)):
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        converted = [_as_tensor(v) for v in value]
+        if all(a is b for a, b in zip(converted, value)):
+            return value
+        return type(value)(converted) if type(value) in (list, tuple) else value
+    if isinstance(value, dict):
+        return {k: _as_tensor(v) for k, v in value.items()}
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
         array = np.asarray(value)
         tensor = torch.as_tensor(array)
         if tensor.is_floating_point() and tensor.dtype != torch.get_default_dtype():

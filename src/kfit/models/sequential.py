@@ -9,6 +9,8 @@ import torch
 
 from kfit.layers.input_layer import InputLayer
 from kfit.layers.layer import Layer
+from kfit.layers.symbolic import KerasTensor, symbolic_call
+from kfit.models.functional import Graph
 from kfit.models.model import Model
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.utils.naming import to_snake_case
@@ -21,8 +23,10 @@ class Sequential(Model):
     """A stack of layers applied in order; any `torch.nn.Module` can be one of them.
 
     With an input shape known up front (`kfit.Input(shape)` first, or `input_dim` /
-    `input_shape` on the first layer) every weight is created at once; otherwise on the first
-    batch.
+    `input_shape` on the first layer) every layer is called at once on that symbolic input,
+    which creates every weight and gives `inputs`, `outputs`, `layer.output` and `summary()`
+    their shapes; otherwise that happens on the first batch. Calling the model runs the layers
+    in a plain loop.
 
     Example:
         >>> import kfit, torch
@@ -36,15 +40,25 @@ class Sequential(Model):
 
     # Keras's weight files key a Sequential's layers by class: see saving/keras_h5.py.
     _lists_its_layers = True
+    # Kept out of torch's module registry (set through __dict__): the InputLayer is not one of
+    # `layers`, as in Keras, and the KerasTensor the last layer returned.
+    _input_layer: InputLayer | None
+    _symbolic_output: Any
 
     def __init__(
         self,
-        layers: Iterable[torch.nn.Module] | None = None,
+        layers: Iterable[Any] | None = None,
         trainable: bool = True,
         name: str | None = None,
     ) -> None:
         super().__init__(trainable=trainable, name=name)
         self._layers: list[torch.nn.Module] = []
+        self.__dict__["_input_layer"] = None
+        # The KerasTensor the last layer returned, while the input shape is known.
+        self.__dict__["_symbolic_output"] = None
+        self.__dict__["_graph"] = None
+        # Built once the input shape is known: at once, or from the first batch.
+        self.built = False
         for layer in layers or []:
             self.add(layer)
 
@@ -52,15 +66,28 @@ class Sequential(Model):
     def layers(self) -> list[torch.nn.Module]:
         return list(self._layers)
 
-    def add(self, layer: torch.nn.Module) -> None:
-        """Appends a layer (or any torch module) to the stack."""
+    def add(self, layer: Any) -> None:
+        """Appends a layer (or any torch module) to the stack.
+
+        `kfit.Input(shape)` (or an `InputLayer`) is accepted first, to declare the input shape.
+        """
+        if isinstance(layer, KerasTensor):
+            history = layer._keras_history
+            if history is None or not isinstance(history.operation, InputLayer):
+                raise ValueError(
+                    "Expected a KerasTensor added to a Sequential model to come from "
+                    f"`kfit.Input`. Received: {layer!r}, the output of "
+                    f"{getattr(history, 'operation', None)!r}. Add the layers themselves, or "
+                    "build a functional model with kfit.Model(inputs, outputs)."
+                )
+            layer = history.operation
         if isinstance(layer, InputLayer):
-            if self._layers:
+            if self._layers or self._input_layer is not None:
                 raise ValueError(
                     "Expected an `Input` only as the first element of a Sequential model. "
                     f"Received: {layer.name!r} after {len(self._layers)} layers. Move it first."
                 )
-            self._declared_input_shape = layer._declared_input_shape
+            self._start_graph(layer)
             return
         if not isinstance(layer, torch.nn.Module):
             raise TypeError(
@@ -74,12 +101,14 @@ class Sequential(Model):
         base = to_snake_case(type(layer).__name__)
         count = sum(1 for other in self._layers if to_snake_case(type(other).__name__) == base)
         name = base if count == 0 else f"{base}_{count}"
-        if not self._layers and self._declared_input_shape is None and isinstance(layer, Layer):
-            self._declared_input_shape = layer._declared_input_shape
+        declared = layer._declared_input_shape if isinstance(layer, Layer) else None
         self.add_module(name, layer)
         self._layers.append(layer)
-        if self._declared_input_shape is not None and not self._is_built():
-            self._build_with_zeros(self._declared_input_shape)
+        if len(self._layers) == 1 and self._input_layer is None and declared is not None:
+            # `input_shape=` on the first layer: Keras makes the InputLayer itself.
+            self._start_graph(InputLayer(batch_shape=declared))
+        elif self._symbolic_output is not None:
+            self._extend_graph([layer])
 
     def pop(self) -> torch.nn.Module:
         """Removes and returns the last layer."""
@@ -89,18 +118,56 @@ class Sequential(Model):
         for name, child in list(self.named_children()):
             if child is layer:
                 delattr(self, name)
+        if self._input_layer is not None:
+            # The remaining layers are called once more, as Keras rebuilds a popped model.
+            self.__dict__["_symbolic_output"] = self._input_layer.output
+            self._extend_graph(self._layers)
         return layer
 
-    def _build_with_zeros(self, input_shape: tuple[int | None, ...]) -> None:
-        # Creating weights now makes get_weights()/summary() work before any data is seen.
-        sample = torch.zeros((1, *[1 if d is None else d for d in input_shape[1:]]))
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                self(sample)
-        finally:
-            self.train(was_training)
+    def build(self, input_shape: Any = None) -> None:
+        """Builds every layer for inputs of `input_shape` (batch dimension first).
+
+        The layers are called on a `kfit.Input` of that shape, so `inputs`, `outputs`,
+        `layer.output` and `summary()` work, as after `kfit.Input` first. The batch size is
+        left unknown.
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(3)])
+            >>> model.build((None, 4))
+            >>> model.output_shape, model.layers[0].kernel.shape
+            ((None, 3), torch.Size([4, 3]))
+        """
+        if self._input_layer is not None:
+            return
+        if not isinstance(input_shape, (tuple, list)) or not all(
+            d is None or isinstance(d, int) for d in input_shape
+        ):
+            # Several inputs (a merge layer first): the layers build on the first batch.
+            return
+        self._start_graph(InputLayer(batch_shape=(None, *tuple(input_shape)[1:])))
+
+    def _start_graph(self, input_layer: InputLayer) -> None:
+        self.__dict__["_input_layer"] = input_layer
+        self._declared_input_shape = input_layer._declared_input_shape
+        self.__dict__["_symbolic_output"] = input_layer.output
+        self._extend_graph(self._layers)
+
+    def _extend_graph(self, layers: list[torch.nn.Module]) -> None:
+        """Calls `layers` in turn on the last symbolic output, which builds them."""
+        x = self._symbolic_output
+        for layer in layers:
+            x = layer(x) if isinstance(layer, Layer) else symbolic_call(layer, (x,), {})
+        self.__dict__["_symbolic_output"] = x
+        self.__dict__["_graph"] = None
+        self.built = True
+
+    def _functional_graph(self) -> Any:
+        graph = self.__dict__.get("_graph")
+        if graph is None and self._input_layer is not None:
+            graph = Graph(self._input_layer.output, self._symbolic_output)
+            self.__dict__["_graph"] = graph
+        return graph
 
     def call(self, inputs: Any) -> Any:
         x = inputs
@@ -109,6 +176,8 @@ class Sequential(Model):
         return x
 
     def _expected_input_shape(self) -> tuple[int | None, ...] | None:
+        if self._input_layer is not None:
+            return self._input_layer._declared_input_shape
         if self._declared_input_shape is not None:
             return self._declared_input_shape
         first = self._layers[0] if self._layers else None
@@ -123,19 +192,6 @@ class Sequential(Model):
     def input_shape(self) -> tuple[int | None, ...] | None:
         return self._expected_input_shape()
 
-    def _summary_rows(self) -> list[tuple[str, str, int]]:
-        shape = self._expected_input_shape()
-        rows = []
-        for layer in self._layers:
-            if shape is not None:
-                try:
-                    shape = _output_shape(layer, shape)
-                except Exception:  # a module that cannot run on zeros: show no shape
-                    shape = None
-            label = f"{getattr(layer, 'name', type(layer).__name__.lower())} ({type(layer).__name__})"
-            rows.append((label, str(shape) if shape is not None else "?", sum(p.numel() for p in layer.parameters())))
-        return rows
-
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -146,11 +202,3 @@ class Sequential(Model):
             ],
         }
 
-
-def _output_shape(layer: torch.nn.Module, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-    if isinstance(layer, Layer):
-        return layer.compute_output_shape(shape)
-    device = next((p.device for p in layer.parameters()), None)
-    with torch.no_grad():
-        out = layer(torch.zeros(tuple(1 if d is None else d for d in shape), device=device))
-    return (None, *tuple(out.shape[1:]))

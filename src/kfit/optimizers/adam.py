@@ -168,16 +168,25 @@ def _fused_adam_applies(params: list[torch.Tensor]) -> bool:
     """Whether torch's fused Adam kernel can take these parameters in one call.
 
     The kernel walks each parameter's memory in step with its gradient's and slots' memory,
-    whatever their strides. So each parameter must fill its memory without gaps (row-major,
-    or a transposed matrix such as a Dense kernel); `_grads_match` checks the gradients, and
-    `Optimizer._ensure_cache` keeps the slots laid out like their parameters.
+    whatever their strides. So each parameter must fill its memory without gaps or overlaps,
+    in some order of its dimensions (row-major; a transposed matrix such as a Dense kernel;
+    a convolution kernel of Keras's shape stored in torch's order); `_grads_match` checks that
+    the gradients have the same strides, and `Optimizer._ensure_cache` keeps the slots laid
+    out like their parameters.
     """
     first = params[0]
     if not torch_compat.fused_adam_available(first.device):
         return False
+
+    def dense(p: torch.Tensor) -> bool:
+        if p.is_contiguous():
+            return True
+        # Dense and non-overlapping: ordered by decreasing stride, it is row-major.
+        order = sorted(range(p.dim()), key=p.stride, reverse=True)
+        return p.permute(order).is_contiguous()
+
     return all(
-        p.device == first.device and p.dtype == first.dtype and p.is_floating_point()
-        and (p.is_contiguous() or (p.dim() == 2 and p.t().is_contiguous()))
+        p.device == first.device and p.dtype == first.dtype and p.is_floating_point() and dense(p)
         for p in params
     )
 

@@ -61,7 +61,7 @@ from kfit.saving.weights import (
 if TYPE_CHECKING:  # for annotations only: kfit.models imports this package to register itself
     from kfit.models.model import Model
 
-__all__ = ["compile_from_config", "get_compile_config", "load_model", "save_model"]
+__all__ = ["compile_from_config", "get_compile_config", "layer_record", "load_model", "rebuild_layer", "save_model"]
 
 SUPPORTED_EXTENSIONS = (".keras",)
 FORMAT = "kfit.keras"
@@ -184,10 +184,16 @@ def _resolve(entry: Mapping[str, Any], what: str) -> Any:
 
 
 def _inherits(cls: type, name: str) -> bool:
-    """Whether `cls` uses `Layer`'s own `get_config`/`from_config` rather than an override."""
-    base = _kfit_class("Layer").__dict__[name]
+    """Whether `cls` uses `Layer`'s (or `Model`'s) own `get_config`/`from_config` rather than
+    an override. `Model`'s differ from `Layer`'s only for a graph, which `_deserialize` sends
+    to `from_config` itself."""
     attribute = getattr(cls, name, None)
-    return getattr(attribute, "__func__", attribute) is getattr(base, "__func__", base)
+    attribute = getattr(attribute, "__func__", attribute)
+    for base_name in ("Layer", "Model"):
+        base = _kfit_class(base_name).__dict__.get(name)
+        if base is not None and attribute is getattr(base, "__func__", base):
+            return True
+    return False
 
 
 def _construct(cls: type[Any], config: dict[str, Any], class_name: str) -> Any:
@@ -224,6 +230,17 @@ def _deserialize(entry: Any, input_shape: Any = None) -> Any:
     class_name = entry["class_name"]
     cls = _resolve(entry, "layer or model")
     config = dict(entry.get("config") or {})
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, _kfit_class("Model"))
+        and "input_layers" in config
+        and "layers" in config
+    ):
+        # A functional model (or a subclass built from inputs and outputs): its graph.
+        try:
+            return cls.from_config(config)  # type: ignore[attr-defined]
+        except TypeError as e:
+            raise TypeError(f"Could not rebuild {class_name} from its saved graph config ({e}).") from e
     rebuild_stack = (
         isinstance(cls, type)
         and issubclass(cls, _kfit_class("Sequential"))
@@ -232,10 +249,47 @@ def _deserialize(entry: Any, input_shape: Any = None) -> Any:
     if not rebuild_stack:
         return _construct(cls, config, class_name)
     layers: list[torch.nn.Module] = []
-    if input_shape is not None:
+    records = config.get("layers", [])
+    # Keras lists a Sequential's InputLayer first; kfit's records start at the first layer.
+    starts_with_input = bool(records) and records[0].get("class_name") == "InputLayer"
+    if input_shape is not None and not starts_with_input:
         layers.append(_kfit_class("InputLayer")(shape=tuple(input_shape[1:])))
-    layers.extend(_deserialize(layer) for layer in config.get("layers", []))
+    layers.extend(_deserialize(layer) for layer in records)
     return cls(layers=layers, name=config.get("name"))
+
+
+def layer_record(layer: torch.nn.Module, where: str = "layer") -> dict[str, Any]:
+    """The full `serialize_keras_object` record of a layer or model, checked to be rebuildable.
+
+    What a functional model's config lists for each of its layers. A `Sequential` inside gets
+    a full record for each of its own layers too, so it loads without `custom_objects`.
+
+    Raises:
+        ValueError: for a torch module without a Keras config.
+        TypeError: when a `get_config()` returns values that cannot be saved.
+
+    Example:
+        >>> import kfit
+        >>> record = layer_record(kfit.layers.Dense(2))
+        >>> record["module"], record["class_name"]
+        ('keras.layers', 'Dense')
+    """
+    return _entry(layer, where)
+
+
+def rebuild_layer(record: Mapping[str, Any]) -> Any:
+    """Rebuilds a layer or model from `layer_record`'s output (or Keras's layer record).
+
+    Classes are found as `load_model` finds them (registry, active `custom_object_scope`).
+    A `Sequential` starts with an InputLayer of its recorded `build_config` input shape.
+
+    Example:
+        >>> import kfit
+        >>> rebuild_layer(layer_record(kfit.layers.Dense(2, name="out"))).name
+        'out'
+    """
+    build_config = record.get("build_config") or {}
+    return _deserialize(dict(record), build_config.get("input_shape"))
 
 
 def _build(model: torch.nn.Module, build_config: Mapping[str, Any]) -> None:

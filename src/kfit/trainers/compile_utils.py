@@ -18,11 +18,20 @@ from kfit.trainers.data_adapters import batch_size_of
 __all__ = ["CompileLoss", "CompileMetrics", "output_names"]
 
 
-def output_names(y_pred: Any) -> list[str] | None:
-    """Names of a model's outputs: dict keys, `output_<i>` for lists, None for one tensor."""
+def output_names(y_pred: Any, names: Sequence[str] | None = None) -> list[str] | None:
+    """Names of a model's outputs: dict keys; for a list, the model's `output_names` (the
+    output layers' names, as Keras logs them) when it has one per output, else `output_<i>`;
+    None for one tensor.
+
+    Example:
+        >>> output_names([torch.zeros(1)] * 2), output_names([torch.zeros(1)] * 2, ["cls", "reg"])
+        (['output_0', 'output_1'], ['cls', 'reg'])
+    """
     if isinstance(y_pred, dict):
         return list(y_pred)
     if isinstance(y_pred, (list, tuple)):
+        if names is not None and len(names) == len(y_pred):
+            return list(names)
         return [f"output_{i}" for i in range(len(y_pred))]
     return None
 
@@ -45,8 +54,17 @@ def _per_output(spec: Any, names: list[str], what: str) -> list[Any]:
                 f"keys {unknown}. Name the model's outputs in the dict it returns."
             )
         return [spec.get(n) for n in names]
-    if isinstance(spec, (list, tuple)) and what != "metrics":
+    if isinstance(spec, (list, tuple)):
         if len(spec) != len(names):
+            if what in ("metrics", "weighted_metrics"):
+                # Keras's rule: with several outputs the metrics are given per output.
+                raise ValueError(
+                    f"Invalid `{what}`. `{what}` should contain metrics objects and either be a "
+                    f"dict or a list matching the output names {names}. Received: {what}="
+                    f"{list(spec)!r} (of type {type(spec).__name__}), {len(spec)} entries for "
+                    f"{len(names)} outputs. Pass one list per output, e.g. "
+                    f"{[['mae']] * len(names)!r}, or a dict keyed by output name."
+                )
             raise ValueError(
                 f"Expected `{what}` to have one entry per output ({len(names)}). Received: a "
                 f"{type(spec).__name__} of {len(spec)} entries. Pass one per output, or a dict."
@@ -82,6 +100,8 @@ class CompileLoss:
     def __init__(self, loss: Any, loss_weights: Any = None) -> None:
         self.spec = loss
         self.loss_weights = loss_weights
+        # The model's `output_names`, set by `Model.compile` when it has them.
+        self.output_names: list[str] | None = None
         self.built = False
         self.names: list[str] | None = None
         self.metrics: list[Any] = []
@@ -93,7 +113,7 @@ class CompileLoss:
             self._single = _as_loss(loss)
 
     def build(self, y_pred: Any) -> None:
-        self.names = output_names(y_pred)
+        self.names = output_names(y_pred, self.output_names)
         if self.names is None:
             if self._single is None:
                 raise ValueError(
@@ -174,13 +194,15 @@ class CompileMetrics(metrics_module.Metric):
         super().__init__(name=name)
         self.spec = metrics
         self.weighted_spec = weighted_metrics
+        # The model's `output_names`, set by `Model.compile` when it has them.
+        self.output_names: list[str] | None = None
         self.built = False
         # (metric, output index or None, uses sample weight)
         self._entries: list[tuple[Any, int | None, bool]] = []
         self.metrics: list[Any] = []
 
     def build(self, y_true: Any, y_pred: Any) -> None:
-        names = output_names(y_pred)
+        names = output_names(y_pred, self.output_names)
         entries: list[tuple[Any, int | None, bool]] = []
         for spec, weighted in ((self.spec, False), (self.weighted_spec, True)):
             if not spec:
@@ -189,7 +211,7 @@ class CompileMetrics(metrics_module.Metric):
                 for identifier in spec:
                     entries.append((metrics_module.resolve_metric(identifier, y_true, y_pred), None, weighted))
                 continue
-            per = _per_output(spec, names, "metrics")
+            per = _per_output(spec, names, "weighted_metrics" if weighted else "metrics")
             for index, p in enumerate(per):
                 identifiers: Sequence[Any] = p if isinstance(p, (list, tuple)) else ([p] if p else [])
                 yt = _outputs(y_true, names)[index]
@@ -224,7 +246,7 @@ class CompileMetrics(metrics_module.Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         if not self.built:
             self.build(y_true, y_pred)
-        names = output_names(y_pred)
+        names = output_names(y_pred, self.output_names)
         # Split per output once per batch, not once per metric.
         per_output = None if names is None else (
             _outputs(y_true, names),

@@ -1,0 +1,1 @@
+"""Attention layers: MultiHeadAttention and dot-product Attention."""

@@ -1,0 +1,89 @@
+"""`Conv1D`: 1-D convolution over sequences, with Keras's arguments and weight layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kfit.layers.convolutional.base_conv import BaseConv
+from kfit.saving.object_registration import register_keras_serializable
+
+__all__ = ["Conv1D"]
+
+
+@register_keras_serializable(package="keras")
+class Conv1D(BaseConv):
+    """1-D convolution: `activation(conv1d(inputs, kernel) + bias)` over the steps.
+
+    Inputs are `(batch, steps, channels)` (or `(batch, channels, steps)` with
+    `data_format="channels_first"`). The kernel is `(k, in_channels // groups, filters)` as in
+    Keras; see `BaseConv` for every argument and for how it runs on torch.
+
+    Args:
+        filters: Number of output channels.
+        kernel_size: Window size: an int or 1 int.
+        strides: Step of the window; default 1.
+        padding: `"valid"` (default), `"same"`, or `"causal"` (output step t sees input
+            steps up to t only: the sequence is padded at its start).
+        data_format: `"channels_last"` or `"channels_first"`; None means the global default.
+        dilation_rate: Spacing of the window's taps; default 1.
+        groups: Number of channel groups; default 1.
+        activation: Name or callable; None means linear.
+        use_bias: Whether to add a bias (default True).
+        kernel_initializer: Default `"glorot_uniform"`.
+        bias_initializer: Default `"zeros"`.
+        kernel_regularizer: Optional regularizer of the kernel.
+        bias_regularizer: Optional regularizer of the bias.
+        activity_regularizer: Optional regularizer of the output.
+        kernel_constraint: Optional constraint of the kernel.
+        bias_constraint: Optional constraint of the bias.
+        **kwargs: `name`, `trainable`, `dtype`, `input_shape`.
+
+    Example:
+        >>> import torch
+        >>> layer = Conv1D(4, 3, padding="causal", activation="relu")
+        >>> layer(torch.zeros(2, 10, 3)).shape
+        torch.Size([2, 10, 4])
+        >>> [w.shape for w in layer.get_weights()]
+        [(3, 3, 4), (4,)]
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int],
+        strides: int | tuple[int] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | tuple[int] = 1,
+        groups: int = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            rank=1,
+            filters=filters,
+            kernel_size=kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            groups=groups,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            **kwargs,
+        )

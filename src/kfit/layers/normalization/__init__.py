@@ -1,0 +1,1 @@
+"""Normalization layers: batch, layer and group normalization."""

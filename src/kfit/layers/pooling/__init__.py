@@ -1,0 +1,1 @@
+"""Pooling layers: max and average pooling over windows, and global pooling."""

@@ -1,0 +1,35 @@
+"""`GlobalAveragePooling3D`: the mean over all voxels of each channel, as in Keras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from kfit.layers.pooling.base_global_pooling import BaseGlobalPooling
+from kfit.saving.object_registration import register_keras_serializable
+
+__all__ = ["GlobalAveragePooling3D"]
+
+
+@register_keras_serializable(package="keras")
+class GlobalAveragePooling3D(BaseGlobalPooling):
+    """Global average pooling: `(batch, depth, height, width, channels)` becomes `(batch, channels)`.
+
+    Args:
+        data_format: `"channels_last"` (default via the global setting) or `"channels_first"`.
+        keepdims: Whether to keep the pooled dimensions with length 1 (default False).
+        **kwargs: `name`, `trainable`, `dtype`, `input_shape`.
+
+    Example:
+        >>> import torch
+        >>> layer = GlobalAveragePooling3D()
+        >>> layer(torch.arange(16.0).reshape(1, 2, 2, 2, 2)).tolist()
+        [[7.0, 8.0]]
+    """
+
+    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any) -> None:
+        super().__init__(pool_dimensions=3, data_format=data_format, keepdims=keepdims, **kwargs)
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.mean(inputs, dim=self._axes, keepdim=self.keepdims)

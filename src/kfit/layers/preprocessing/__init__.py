@@ -1,0 +1,1 @@
+"""Preprocessing layers that live in the model: Rescaling and Normalization (with `adapt`)."""

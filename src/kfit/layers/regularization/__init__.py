@@ -1,0 +1,1 @@
+"""Noise, dropout variants and activity regularization."""

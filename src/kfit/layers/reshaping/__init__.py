@@ -1,0 +1,1 @@
+"""Layers that only move, repeat, pad or crop values."""
