@@ -191,9 +191,9 @@ def run(args: argparse.Namespace) -> report.Results:
         load_before=report.load_average(),
     )
     results.notes.append(
-        "W4 uses torch.nn.Conv2d/MaxPool2d/ReLU inside kfit.Sequential (kfit has no convolution "
-        "layers; any torch module is a layer) with kfit Flatten and Dense; inputs are NCHW. "
-        "Keras runs Conv2D/MaxPooling2D with data_format='channels_first'."
+        "W4 uses torch.nn.Conv2d/MaxPool2d/ReLU inside kfit.Sequential (any torch module is a "
+        "layer) with kfit Flatten and Dense; inputs are NCHW. Keras runs Conv2D/MaxPooling2D with "
+        "data_format='channels_first'. W10 runs kfit's own Conv2D/MaxPooling2D, channels_last."
     )
     results.notes.append(
         "The plain loop's optimizers do Keras's maths with torch._foreach_* ops (RMSprop: epsilon "

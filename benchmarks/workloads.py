@@ -270,8 +270,8 @@ CNN_CHANNELS = (16, 32)
 def build_cnn(k: ModuleType, **compile_kwargs: Any) -> Any:
     """W4: conv-pool-conv-pool-dense on 1x28x28 inputs, Adam, sparse cross-entropy, accuracy.
 
-    kfit has no convolution layers: any torch module is a layer, so the kfit model uses
-    `torch.nn.Conv2d`/`MaxPool2d` (NCHW) with kfit's `Flatten` and `Dense`. Keras gets its own
+    Any torch module is a layer, so the kfit model uses `torch.nn.Conv2d`/`MaxPool2d` (NCHW)
+    with kfit's `Flatten` and `Dense` (W10 measures kfit's own `Conv2D`). Keras gets its
     `Conv2D` layers with `data_format="channels_first"`, which is the same work on torch.
 
     Example:

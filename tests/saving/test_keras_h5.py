@@ -119,3 +119,44 @@ def test_corrupt_keras_layout_file_names_the_file(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"m\.weights\.h5"):
         _kfit_model().load_weights(path)
+
+
+def _reference_model(lib):
+    """The two-branch model of keras-layers.md section 2: conv, batch norm, embedding, attention,
+    LSTM, concatenate, dense; written once for Keras and kfit."""
+    img = lib.Input(shape=(8, 8, 3), name="img")
+    tok = lib.Input(shape=(6,), dtype="int32", name="tok")
+    a = lib.layers.Conv2D(4, 3)(img)
+    a = lib.layers.BatchNormalization()(a)
+    a = lib.layers.GlobalAveragePooling2D()(a)
+    e = lib.layers.Embedding(20, 8)(tok)
+    e = lib.layers.MultiHeadAttention(2, 4)(e, e)
+    e = lib.layers.LSTM(5)(e)
+    out = lib.layers.Dense(2)(lib.layers.Concatenate()([a, e]))
+    return lib.Model([img, tok], out)
+
+
+def test_a_mixed_functional_model_exchanges_weight_files_with_keras(tmp_path):
+    rng = np.random.default_rng(0)
+    theirs, ours = _reference_model(keras), _reference_model(kfit)
+    # Random non-trivial moving statistics too, so every weight is checked.
+    theirs.set_weights([rng.normal(size=w.shape).astype("float32") + 1.5 for w in theirs.get_weights()])
+    keras_file = str(tmp_path / "keras.weights.h5")
+    theirs.save_weights(keras_file)
+    ours.load_weights(keras_file)
+    x = [rng.normal(size=(2, 8, 8, 3)).astype("float32"), rng.integers(0, 20, size=(2, 6)).astype("int32")]
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+    # And back: kfit's file has Keras's groups, and Keras reads it.
+    ours.set_weights([w * 0.5 for w in ours.get_weights()])
+    kfit_file = str(tmp_path / "kfit.weights.h5")
+    ours.save_weights(kfit_file)
+    with h5py.File(keras_file) as a, h5py.File(kfit_file) as b:
+        def datasets(f):
+            found = []
+            f["layers"].visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+            return sorted(found)
+
+        assert datasets(a) == datasets(b)
+    theirs.load_weights(kfit_file)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)

@@ -26,6 +26,7 @@ __all__ = [
     "channel_count",
     "check_input_rank",
     "check_strides_or_dilation",
+    "conv_bias",
     "initializer_config",
     "kernel_to_torch_order",
 ]
@@ -85,6 +86,20 @@ def check_input_rank(input_shape: tuple[int | None, ...], rank: int, layer: str)
             f"{rank} spatial, channels). Received: input_shape={tuple(input_shape)!r}. "
             "Reshape the input, or use the layer of the matching rank."
         )
+
+
+def conv_bias(layer: Any, size: int) -> Any:
+    """The `(size,)` bias named `bias` of a convolution layer, from its `bias_*` arguments, or
+    None when `layer.use_bias` is False."""
+    if not layer.use_bias:
+        return None
+    return layer.add_weight(
+        shape=(size,),
+        initializer=layer.bias_initializer,
+        regularizer=layer.bias_regularizer,
+        constraint=layer.bias_constraint,
+        name="bias",
+    )
 
 
 class BaseConv(Layer):
@@ -198,17 +213,7 @@ class BaseConv(Layer):
             name="kernel",
         )
         store_in_torch_layout(self.kernel, self._to_torch_kernel)
-        self.bias = (
-            self.add_weight(
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-                name="bias",
-            )
-            if self.use_bias
-            else None
-        )
+        self.bias = conv_bias(self, self.filters)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         kernel = self.kernel

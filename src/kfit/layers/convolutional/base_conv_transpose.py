@@ -14,6 +14,7 @@ from kfit.layers.convolutional.base_conv import (
     channel_count,
     check_input_rank,
     check_strides_or_dilation,
+    conv_bias,
     initializer_config,
     kernel_to_torch_order,
 )
@@ -179,17 +180,7 @@ class BaseConvTranspose(Layer):
             name="kernel",
         )
         store_in_torch_layout(self.kernel, self._to_torch_kernel)
-        self.bias = (
-            self.add_weight(
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-                name="bias",
-            )
-            if self.use_bias
-            else None
-        )
+        self.bias = conv_bias(self, self.filters)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         kernel = self.kernel

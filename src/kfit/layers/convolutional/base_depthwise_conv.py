@@ -13,6 +13,7 @@ from kfit.layers.convolutional.base_conv import (
     channel_count,
     check_input_rank,
     check_strides_or_dilation,
+    conv_bias,
     initializer_config,
 )
 from kfit.layers.convolutional.spatial import (
@@ -134,17 +135,7 @@ class BaseDepthwiseConv(Layer):
         )
         store_in_torch_layout(self.kernel, self._to_torch_kernel)
         self._torch_kernel_shape = (self._in_channels * self.depth_multiplier, 1, *self.kernel_size)
-        self.bias = (
-            self.add_weight(
-                shape=(self._in_channels * self.depth_multiplier,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-                name="bias",
-            )
-            if self.use_bias
-            else None
-        )
+        self.bias = conv_bias(self, self._in_channels * self.depth_multiplier)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         kernel = self.kernel

@@ -24,9 +24,8 @@ from kfit.layers.rnn.recurrent_cell import (
     RecurrentCell,
     is_one_of,
 )
-from kfit.layers.rnn.rnn import RNN
+from kfit.layers.rnn.rnn import BuiltinCellRNN, check_use_cudnn
 from kfit.saving.object_registration import register_keras_serializable
-from kfit.utils.errors import received
 
 __all__ = ["GRU", "GRUCell"]
 
@@ -178,23 +177,14 @@ class GRUCell(RecurrentCell):
         return "gru", weights, self.bias is not None
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            activation=activations.serialize(self.activation),
-            recurrent_activation=activations.serialize(self.recurrent_activation),
-            use_bias=self.use_bias,
-            **self._weights_config(),
-            dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout,
-            reset_after=self.reset_after,
-            seed=self.seed,
+        return self._cell_config(
+            after_activation={"recurrent_activation": activations.serialize(self.recurrent_activation)},
+            after_dropout={"reset_after": self.reset_after},
         )
-        return config
 
 
 @register_keras_serializable(package="keras")
-class GRU(RNN):
+class GRU(BuiltinCellRNN):
     """Gated recurrent unit layer (Cho et al., 2014), as Keras's `GRU`.
 
     It holds a `GRUCell` named `gru_cell` as its `cell`: weights
@@ -266,11 +256,7 @@ class GRU(RNN):
         use_cudnn: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                f"Expected `use_cudnn` to be 'auto', True or False. {received('use_cudnn', use_cudnn)} "
-                "Pass False to run step by step."
-            )
+        check_use_cudnn(use_cudnn)
         cell = GRUCell(
             units,
             activation=activation,
@@ -290,9 +276,7 @@ class GRU(RNN):
             reset_after=reset_after,
             seed=seed,
             implementation=kwargs.pop("implementation", 2),
-            name="gru_cell",
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
+            **self.cell_options("gru_cell", kwargs),
         )
         super().__init__(
             cell,
@@ -304,30 +288,7 @@ class GRU(RNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.use_cudnn = use_cudnn
-        self._allow_fused = use_cudnn is not False
+        self._set_use_cudnn(use_cudnn)
 
-    units = CellAttribute()
-    activation = CellAttribute()
     recurrent_activation = CellAttribute()
-    use_bias = CellAttribute()
-    kernel_initializer = CellAttribute()
-    recurrent_initializer = CellAttribute()
-    bias_initializer = CellAttribute()
-    kernel_regularizer = CellAttribute()
-    recurrent_regularizer = CellAttribute()
-    bias_regularizer = CellAttribute()
-    kernel_constraint = CellAttribute()
-    recurrent_constraint = CellAttribute()
-    bias_constraint = CellAttribute()
-    dropout = CellAttribute()
-    recurrent_dropout = CellAttribute()
     reset_after = CellAttribute()
-    seed = CellAttribute()
-
-    def get_config(self) -> dict[str, Any]:
-        return self._config_with_cell_arguments()
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> GRU:
-        return cls(**config)

@@ -22,9 +22,8 @@ from kfit.layers.rnn.recurrent_cell import (
     RecurrentCell,
     is_one_of,
 )
-from kfit.layers.rnn.rnn import RNN
+from kfit.layers.rnn.rnn import BuiltinCellRNN, check_use_cudnn
 from kfit.saving.object_registration import register_keras_serializable
-from kfit.utils.errors import received
 
 __all__ = ["LSTM", "LSTMCell"]
 
@@ -162,24 +161,14 @@ class LSTMCell(RecurrentCell):
         return "lstm", weights, self.bias is not None
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        weights = self._weights_config()
-        config.update(
-            units=self.units,
-            activation=activations.serialize(self.activation),
-            recurrent_activation=activations.serialize(self.recurrent_activation),
-            use_bias=self.use_bias,
-            unit_forget_bias=self.unit_forget_bias,
-            **weights,
-            dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout,
-            seed=self.seed,
+        return self._cell_config(
+            after_activation={"recurrent_activation": activations.serialize(self.recurrent_activation)},
+            after_use_bias={"unit_forget_bias": self.unit_forget_bias},
         )
-        return config
 
 
 @register_keras_serializable(package="keras")
-class LSTM(RNN):
+class LSTM(BuiltinCellRNN):
     """Long short-term memory layer (Hochreiter & Schmidhuber, 1997), as Keras's `LSTM`.
 
     It holds an `LSTMCell` named `lstm_cell` as its `cell`, so its weights are
@@ -252,11 +241,7 @@ class LSTM(RNN):
         use_cudnn: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError(
-                f"Expected `use_cudnn` to be 'auto', True or False. {received('use_cudnn', use_cudnn)} "
-                "Pass False to run step by step."
-            )
+        check_use_cudnn(use_cudnn)
         cell = LSTMCell(
             units,
             activation=activation,
@@ -276,9 +261,7 @@ class LSTM(RNN):
             recurrent_dropout=recurrent_dropout,
             seed=seed,
             implementation=kwargs.pop("implementation", 2),
-            name="lstm_cell",
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
+            **self.cell_options("lstm_cell", kwargs),
         )
         super().__init__(
             cell,
@@ -290,30 +273,7 @@ class LSTM(RNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-        self.use_cudnn = use_cudnn
-        self._allow_fused = use_cudnn is not False
+        self._set_use_cudnn(use_cudnn)
 
-    units = CellAttribute()
-    activation = CellAttribute()
     recurrent_activation = CellAttribute()
-    use_bias = CellAttribute()
     unit_forget_bias = CellAttribute()
-    kernel_initializer = CellAttribute()
-    recurrent_initializer = CellAttribute()
-    bias_initializer = CellAttribute()
-    kernel_regularizer = CellAttribute()
-    recurrent_regularizer = CellAttribute()
-    bias_regularizer = CellAttribute()
-    kernel_constraint = CellAttribute()
-    recurrent_constraint = CellAttribute()
-    bias_constraint = CellAttribute()
-    dropout = CellAttribute()
-    recurrent_dropout = CellAttribute()
-    seed = CellAttribute()
-
-    def get_config(self) -> dict[str, Any]:
-        return self._config_with_cell_arguments()
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> LSTM:
-        return cls(**config)

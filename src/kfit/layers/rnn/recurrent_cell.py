@@ -220,6 +220,28 @@ class RecurrentCell(Layer, DropoutRNNCell):
     def _recurrent_dropout_active(self, training: bool) -> bool:
         return training and 0.0 < self.recurrent_dropout < 1.0
 
+    def get_config(self) -> dict[str, Any]:
+        return self._cell_config()
+
+    def _cell_config(
+        self,
+        after_activation: dict[str, Any] | None = None,
+        after_use_bias: dict[str, Any] | None = None,
+        after_dropout: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The shared arguments in Keras's config order, with a cell's own options inserted
+        where Keras puts them (e.g. GRU's `reset_after` after the dropout rates)."""
+        config = super().get_config()
+        config.update(units=self.units, activation=activations.serialize(self.activation))
+        config.update(after_activation or {})
+        config["use_bias"] = self.use_bias
+        config.update(after_use_bias or {})
+        config.update(self._weights_config())
+        config.update(dropout=self.dropout, recurrent_dropout=self.recurrent_dropout)
+        config.update(after_dropout or {})
+        config["seed"] = self.seed
+        return config
+
     def _weights_config(self) -> dict[str, Any]:
         return {
             "kernel_initializer": _initializer_config(self.kernel_initializer),

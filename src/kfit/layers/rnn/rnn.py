@@ -33,12 +33,13 @@ import torch
 
 from kfit.layers.layer import Layer, accepts_training
 from kfit.layers.rnn.fused import run_fused
+from kfit.layers.rnn.recurrent_cell import CellAttribute
 from kfit.layers.rnn.stacked_rnn_cells import StackedRNNCells
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from kfit.utils.errors import received
 
-__all__ = ["RNN"]
+__all__ = ["RNN", "BuiltinCellRNN", "check_use_cudnn"]
 
 
 def _flatten(structure: Any) -> list[Any]:
@@ -345,9 +346,61 @@ class RNN(Layer):
         config["cell"] = serialize_keras_object(self.cell)
         return config
 
-    def _config_with_cell_arguments(self) -> dict[str, Any]:
-        """The config of a layer that builds its own cell (LSTM, GRU, SimpleRNN): the RNN
-        options, then the cell's arguments, with `activity_regularizer` where Keras puts it."""
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RNN:
+        config = dict(config)
+        cell = deserialize_keras_object(config.pop("cell"))
+        return cls(cell, **config)
+
+
+def check_use_cudnn(use_cudnn: bool | str) -> bool | str:
+    """`use_cudnn` of LSTM and GRU, checked: `"auto"`, True or False."""
+    if use_cudnn not in ("auto", True, False):
+        raise ValueError(
+            f"Expected `use_cudnn` to be 'auto', True or False. {received('use_cudnn', use_cudnn)} "
+            "Pass False to run step by step."
+        )
+    return use_cudnn
+
+
+class BuiltinCellRNN(RNN):
+    """Base of the layers that build their own cell (SimpleRNN, LSTM, GRU).
+
+    The layer reads the cell's arguments as its own (`LSTM(4).units`), its config is the RNN
+    options followed by the cell's arguments, and `from_config` passes that config back to the
+    layer's constructor. A subclass declares its own constructor (Keras's signature), builds
+    its cell with `cell_options(name, kwargs)` and adds its cell's extra arguments as
+    `CellAttribute`s.
+    """
+
+    units = CellAttribute()
+    activation = CellAttribute()
+    use_bias = CellAttribute()
+    kernel_initializer = CellAttribute()
+    recurrent_initializer = CellAttribute()
+    bias_initializer = CellAttribute()
+    kernel_regularizer = CellAttribute()
+    recurrent_regularizer = CellAttribute()
+    bias_regularizer = CellAttribute()
+    kernel_constraint = CellAttribute()
+    recurrent_constraint = CellAttribute()
+    bias_constraint = CellAttribute()
+    dropout = CellAttribute()
+    recurrent_dropout = CellAttribute()
+    seed = CellAttribute()
+
+    @staticmethod
+    def cell_options(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The cell's `name`, and the layer's `dtype` and `trainable` from its `kwargs`."""
+        return {"name": name, "dtype": kwargs.get("dtype"), "trainable": kwargs.get("trainable", True)}
+
+    def _set_use_cudnn(self, use_cudnn: bool | str) -> None:
+        self.use_cudnn = use_cudnn
+        self._allow_fused = use_cudnn is not False
+
+    def get_config(self) -> dict[str, Any]:
+        """The RNN options, then the cell's arguments, with `activity_regularizer` where Keras
+        puts it."""
         config = self._rnn_config()
         activity = config.pop("activity_regularizer", None)
         for key, value in self.cell.get_config().items():
@@ -359,9 +412,7 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RNN:
-        config = dict(config)
-        cell = deserialize_keras_object(config.pop("cell"))
-        return cls(cell, **config)
+        return cls(**config)
 
 
 def _rebuild(template: Any, leaves: Any, x: torch.Tensor) -> Any:

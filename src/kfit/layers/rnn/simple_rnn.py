@@ -11,9 +11,8 @@ from typing import Any
 
 import torch
 
-from kfit import activations
-from kfit.layers.rnn.recurrent_cell import RELU, TANH, CellAttribute, RecurrentCell, is_one_of
-from kfit.layers.rnn.rnn import RNN
+from kfit.layers.rnn.recurrent_cell import RELU, TANH, RecurrentCell, is_one_of
+from kfit.layers.rnn.rnn import BuiltinCellRNN
 from kfit.saving.object_registration import register_keras_serializable
 
 __all__ = ["SimpleRNN", "SimpleRNNCell"]
@@ -119,22 +118,9 @@ class SimpleRNNCell(RecurrentCell):
             weights += [self.bias, torch.zeros_like(self.bias)]
         return mode, weights, self.bias is not None
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            activation=activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            **self._weights_config(),
-            dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout,
-            seed=self.seed,
-        )
-        return config
-
 
 @register_keras_serializable(package="keras")
-class SimpleRNN(RNN):
+class SimpleRNN(BuiltinCellRNN):
     """Fully connected RNN layer whose output is fed back as the next step's state, as Keras's
     `SimpleRNN`.
 
@@ -215,9 +201,7 @@ class SimpleRNN(RNN):
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
-            name="simple_rnn_cell",
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
+            **self.cell_options("simple_rnn_cell", kwargs),
         )
         super().__init__(
             cell,
@@ -230,28 +214,8 @@ class SimpleRNN(RNN):
             **kwargs,
         )
 
-    units = CellAttribute()
-    activation = CellAttribute()
-    use_bias = CellAttribute()
-    kernel_initializer = CellAttribute()
-    recurrent_initializer = CellAttribute()
-    bias_initializer = CellAttribute()
-    kernel_regularizer = CellAttribute()
-    recurrent_regularizer = CellAttribute()
-    bias_regularizer = CellAttribute()
-    kernel_constraint = CellAttribute()
-    recurrent_constraint = CellAttribute()
-    bias_constraint = CellAttribute()
-    dropout = CellAttribute()
-    recurrent_dropout = CellAttribute()
-    seed = CellAttribute()
-
     def get_config(self) -> dict[str, Any]:
         # Keras's SimpleRNN config leaves the seed out (its cell's config has it).
-        config = self._config_with_cell_arguments()
+        config = super().get_config()
         config.pop("seed", None)
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SimpleRNN:
-        return cls(**config)
