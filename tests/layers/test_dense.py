@@ -88,6 +88,7 @@ def test_unknown_last_input_dimension():
 # ---------------------------------------------------------------- regularizers and constraints
 def _regularized_pair(keras, **kwargs):
     """A kfit and a Keras Dense(3) on 4 features with the same weights and arguments."""
+
     def convert(namespace, value):
         if value is None or isinstance(value, str):
             return value
@@ -96,10 +97,7 @@ def _regularized_pair(keras, **kwargs):
     ours = kfit.layers.Dense(3, input_dim=4, **kwargs)
     theirs = keras.layers.Dense(
         3,
-        **{
-            k: convert(keras.constraints if "constraint" in k else keras.regularizers, v)
-            for k, v in kwargs.items()
-        },
+        **{k: convert(keras.constraints if "constraint" in k else keras.regularizers, v) for k, v in kwargs.items()},
     )
     theirs.build((None, 4))
     rng = np.random.default_rng(0)
@@ -155,15 +153,17 @@ def test_fit_with_regularizers_matches_keras(optimizer):
     weights = [rng.normal(size=(4, 3)).astype("float32"), rng.normal(size=(3,)).astype("float32")]
     models = []
     for lib, regularizers in ((kfit, kfit_regularizers), (keras, keras.regularizers)):
-        model = lib.Sequential([
-            lib.Input((4,)),
-            lib.layers.Dense(
-                3,
-                kernel_regularizer=regularizers.L2(0.05),
-                bias_regularizer="l1",
-                activity_regularizer=regularizers.L1(0.01),
-            ),
-        ])
+        model = lib.Sequential(
+            [
+                lib.Input((4,)),
+                lib.layers.Dense(
+                    3,
+                    kernel_regularizer=regularizers.L2(0.05),
+                    bias_regularizer="l1",
+                    activity_regularizer=regularizers.L1(0.01),
+                ),
+            ]
+        )
         model.layers[0].set_weights(weights)
         model.compile(optimizer=optimizer, loss="mse")
         history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
@@ -242,10 +242,12 @@ def test_lora_and_quantization_are_refused(argument):
 
 
 def test_saved_model_keeps_regularizers_and_constraints(tmp_path):
-    model = kfit.Sequential([
-        kfit.Input((4,)),
-        kfit.layers.Dense(3, kernel_regularizer=L2(0.5), activity_regularizer="l1", kernel_constraint=MaxNorm(1.0)),
-    ])
+    model = kfit.Sequential(
+        [
+            kfit.Input((4,)),
+            kfit.layers.Dense(3, kernel_regularizer=L2(0.5), activity_regularizer="l1", kernel_constraint=MaxNorm(1.0)),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     model.save(tmp_path / "model.keras")
     layer = kfit.saving.load_model(tmp_path / "model.keras").layers[0]
@@ -253,3 +255,12 @@ def test_saved_model_keeps_regularizers_and_constraints(tmp_path):
     assert layer.activity_regularizer.get_config() == {"l1": 0.01}
     assert layer.kernel.constraint.get_config() == {"max_value": 1.0, "axis": 0}
     assert layer.kernel.stride() == (1, 4)
+
+
+def test_dense_passes_the_padding_mask_through_as_keras_does():
+    # Keras's Dense supports masking: Embedding(mask_zero=True) -> Dense keeps the mask over
+    # the time axis, so a later layer (an LSTM, a masked softmax) still sees the padding.
+    layer = kfit.layers.Dense(2)
+    assert layer.supports_masking
+    embedded = kfit.layers.Embedding(10, 4, mask_zero=True)(torch.tensor([[3, 1, 0]]))
+    assert layer(embedded)._keras_mask.tolist() == [[True, True, False]]

@@ -43,3 +43,12 @@ def test_input_declares_shape_and_builds_sequential():
 def test_unknown_layer_kwargs_are_rejected():
     with pytest.raises(TypeError, match="Unrecognized keyword arguments passed to Flatten"):
         kfit.layers.Flatten(bogus=1)
+
+
+@pytest.mark.parametrize(
+    "layer", [kfit.layers.Dropout(0.5), kfit.layers.Activation("relu")], ids=["dropout", "activation"]
+)
+def test_dropout_and_activation_pass_the_mask_through_as_keras_does(layer):
+    assert layer.supports_masking
+    embedded = kfit.layers.Embedding(10, 4, mask_zero=True)(torch.tensor([[3, 0, 2]]))
+    assert layer(embedded)._keras_mask.tolist() == [[True, False, True]]

@@ -25,6 +25,8 @@ class Activation(Layer):
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
+        # Elementwise: a mask passes through unchanged, as in Keras.
+        self.supports_masking = True
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.activation(inputs)

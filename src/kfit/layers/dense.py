@@ -94,6 +94,9 @@ class Dense(Layer):
                 "Pass the number of output features, e.g. Dense(64)."
             )
         self.units = units
+        # Dense maps the last axis only: the mask over the leading (time) axes passes through,
+        # so Embedding(mask_zero=True) -> Dense -> LSTM keeps the padding mask, as in Keras.
+        self.supports_masking = True
         self.activation = activations.get(activation)
         self._linear = activation is None or activations.serialize(self.activation) == "linear"
         self.use_bias = use_bias

@@ -41,6 +41,8 @@ class Dropout(Layer):
         self.noise_shape = noise_shape
         self.seed = seed
         self._generator: torch.Generator | None = None
+        # Per-timestep values stay where they are, so a mask passes through (as in Keras).
+        self.supports_masking = True
 
     def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
         if not training or self.rate == 0:
