@@ -615,17 +615,19 @@ def test_supports_masking_and_mask_argument_layers_match_keras() -> None:
         _close(_mask(masking_layers(lib)["MyActivation"]()(embedded)), ids != 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kfit's KerasTensors carry no symbolic mask: while a functional model is built, a "
-    "layer's call gets mask=None and `x._keras_mask` does not exist (masks exist at run time only)",
-)
 def test_symbolic_masks_during_functional_construction() -> None:
     """Masking guide: `print("Mask found:", x._keras_mask)` and TemporalSoftmax's assert."""
-    inputs = kfit.Input(shape=(None,), dtype="int32")
-    x = kfit.layers.Embedding(input_dim=10, output_dim=32, mask_zero=True)(inputs)
-    assert x._keras_mask is not None
-    temporal_softmax_model(kfit, "TemporalSoftmax")
+    masks = []
+    for lib in (keras, kfit):
+        inputs = lib.Input(shape=(None,), dtype="int32")
+        x = lib.layers.Embedding(input_dim=10, output_dim=32, mask_zero=True)(inputs)
+        y = lib.layers.Dense(1)(x)
+        masks.append([(tuple(t._keras_mask.shape), str(t._keras_mask.dtype)) for t in (x, y)])
+    assert masks[1] == masks[0]
+    # The guide's TemporalSoftmax asserts that its call gets a mask, while the model is built too.
+    ids = np.array([[3, 1, 4, 0, 0], [5, 9, 0, 0, 0]], dtype="int32")
+    keras_model, kfit_model = _both(lambda lib: temporal_softmax_model(lib, "TemporalSoftmax"))
+    _close(kfit_model.predict(ids, verbose=0), keras_model.predict(ids, verbose=0))
 
 
 # --- 4. "The Functional API" -------------------------------------------------------------------

@@ -260,3 +260,26 @@ def test_torch_functions_on_keras_tensors_are_recorded():
     model = kfit.Model([a, b], activated)
     xa, xb = torch.randn(4, 2), torch.randn(4, 3)
     torch.testing.assert_close(model([xa, xb]), torch.relu(torch.cat([xa, xb], 1)))
+
+
+def test_symbolic_masks_follow_compute_mask_and_stop_at_layers_without_masking():
+    inputs = kfit.Input(shape=(None,), dtype="int32")
+    embedded = kfit.layers.Embedding(10, 4, mask_zero=True)(inputs)
+    assert embedded._keras_mask.shape == (None, None) and embedded._keras_mask.dtype == "bool"
+    # Dense passes the mask on; an LSTM without return_sequences drops it.
+    assert kfit.layers.Dense(3)(embedded)._keras_mask.shape == (None, None)
+    assert kfit.layers.LSTM(2)(embedded)._keras_mask is None
+    assert inputs._keras_mask is None
+
+
+def test_a_call_that_takes_mask_gets_one_while_the_graph_is_built():
+    seen = []
+
+    class Reader(kfit.layers.Layer):
+        def call(self, x, mask=None):
+            seen.append(mask)
+            return x
+
+    inputs = kfit.Input(shape=(5,), dtype="int32")
+    Reader()(kfit.layers.Embedding(10, 4, mask_zero=True)(inputs))
+    assert seen and all(m is not None and m.dtype == torch.bool for m in seen)

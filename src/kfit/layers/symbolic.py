@@ -114,6 +114,8 @@ class KerasTensor:
         self.ragged = False
         self.name = name or uniquify("keras_tensor")
         self._keras_history: KerasHistory | None = None
+        # The symbolic mask the value will carry (a boolean KerasTensor), as in Keras.
+        self._keras_mask: KerasTensor | None = None
 
     @property
     def shape(self) -> Shape:
@@ -643,10 +645,76 @@ def symbolic_call(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         ((None, 4), 'float32')
     """
     _build(layer, args, kwargs)
+    previous_mask = _previous_mask(layer, args, kwargs)
     specs = _infer_from_compute_output_shape(layer, args, kwargs)
     if specs is None:
-        specs = _infer_by_running(layer, layer, args, kwargs)
-    return record(layer, args, kwargs, _to_keras_tensors(specs))
+        # A layer whose call takes `mask` sees the incoming mask in the inference runs too (the
+        # guide's TemporalSoftmax asserts it); the recorded call leaves it out, because at run
+        # time the mask travels on the tensor.
+        run_kwargs = kwargs
+        if previous_mask is not None and "mask" not in kwargs and _call_takes_mask(layer):
+            run_kwargs = {**kwargs, "mask": previous_mask}
+        specs = _infer_by_running(layer, layer, args, run_kwargs)
+    outputs = record(layer, args, kwargs, _to_keras_tensors(specs))
+    mask = _infer_mask(layer, args, kwargs, previous_mask)
+    if mask is not None:
+        _attach_symbolic_masks(outputs, mask)
+    return outputs
+
+
+def _call_takes_mask(layer: Any) -> bool:
+    return bool(getattr(layer, "_call_takes_mask", False))
+
+
+def _previous_mask(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The mask a call receives: `mask=` when given, else the one its first input carries."""
+    if kwargs.get("mask") is not None:
+        return kwargs["mask"]
+    first = args[0] if args else None
+    if isinstance(first, KerasTensor):
+        return first._keras_mask
+    if isinstance(first, (list, tuple)):
+        masks = [t._keras_mask if isinstance(t, KerasTensor) else None for t in first]
+        return None if all(m is None for m in masks) else masks
+    return None
+
+
+def _infer_mask(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], previous_mask: Any) -> Any:
+    """The output mask(s) of a symbolic call, from `compute_mask` run on stand-ins, or None."""
+    from kfit.layers.layer import Layer
+
+    if not isinstance(layer, Layer) or not args:
+        return None
+    if not (layer._makes_masks or (layer.supports_masking and previous_mask is not None)):
+        return None
+
+    def compute(size: int, device: torch.device) -> Any:
+        first = _stand_ins(args[0], size, device)
+        prev = _stand_ins(previous_mask, size, device)
+        return map_structure(
+            lambda t: _Spec(tuple(t.shape), standardize_dtype(t.dtype)) if isinstance(t, torch.Tensor) else None,
+            layer.compute_mask(first, prev),
+        )
+
+    with torch.no_grad():
+        try:
+            runs = [compute(size, torch.device("meta")) for size in _PROBE_SIZES]
+        except Exception:
+            try:
+                runs = [compute(size, torch.device("cpu")) for size in _PROBE_SIZES]
+            except Exception:
+                # A mask that cannot be worked out from shapes alone exists at run time only.
+                return None
+    merged = _merge_runs(runs[0], runs[1], layer.name)
+    return map_structure(lambda m: KerasTensor(m.shape, m.dtype) if isinstance(m, _Spec) else None, merged)
+
+
+def _attach_symbolic_masks(outputs: Any, mask: Any) -> None:
+    tensors = [t for t in flatten(outputs) if isinstance(t, KerasTensor)]
+    masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(tensors)
+    for tensor, m in zip(tensors, masks):
+        if isinstance(m, KerasTensor):
+            tensor._keras_mask = m
 
 
 def output_shapes(layer: Any, input_shape: Any) -> Any:
@@ -858,14 +926,8 @@ def _run(
     size: int,
     device: torch.device,
 ) -> Any:
-    def stand_in(value: Any) -> Any:
-        if not isinstance(value, KerasTensor):
-            return value
-        shape = [size if d is None else d for d in value.shape]
-        return torch.zeros(shape, dtype=to_torch_dtype(value.dtype), device=device)
-
-    real_args = map_structure(stand_in, args)
-    real_kwargs = map_structure(stand_in, kwargs)
+    real_args = _stand_ins(args, size, device)
+    real_kwargs = _stand_ins(kwargs, size, device)
     if device.type != "meta" or module is None:
         outputs = fn(*real_args, **real_kwargs)
     else:
@@ -878,6 +940,22 @@ def _run(
         lambda t: _Spec(tuple(t.shape), standardize_dtype(t.dtype)) if isinstance(t, torch.Tensor) else t,
         outputs,
     )
+
+
+def _stand_ins(structure: Any, size: int, device: torch.device) -> Any:
+    """Tensors in place of the KerasTensors: zeros, or all True for masks (so that nothing
+    looks fully masked), with `size` for each unknown dimension."""
+
+    def stand_in(value: Any) -> Any:
+        if not isinstance(value, KerasTensor):
+            return value
+        shape = [size if d is None else d for d in value.shape]
+        dtype = to_torch_dtype(value.dtype)
+        if dtype == torch.bool:
+            return torch.ones(shape, dtype=dtype, device=device)
+        return torch.zeros(shape, dtype=dtype, device=device)
+
+    return map_structure(stand_in, structure)
 
 
 def _merge_runs(first: Any, second: Any, who: Any) -> Any:
