@@ -125,8 +125,9 @@ def test_append_creates_the_file_with_a_header_and_follows_existing_columns(tmp_
     logger.on_train_begin()
     logger.on_epoch_end(7, {"a": 3.0, "c": 5.0})  # "b" missing, "c" new
     logger.on_train_end()
+    # "c" is not dropped (Keras drops it): the header is extended and the old row padded.
     assert path.read_text().splitlines() == [
-        "epoch,a,b,val_a,val_b", "0,1.0,2.0,NA,NA", "7,3.0,NA,NA,NA"]
+        "epoch,a,b,val_a,val_b,c", "0,1.0,2.0,NA,NA,NA", "7,3.0,NA,NA,NA,5.0"]
 
 
 def test_without_fit_the_keras_rule_adds_val_columns(tmp_path):
@@ -178,3 +179,86 @@ def test_filename_is_checked(filename):
 def test_defaults_match_keras():
     logger = CSVLogger("log.csv")
     assert (logger.sep, logger.append) == (",", False)
+
+
+def test_append_after_a_cut_last_line_starts_a_new_line(tmp_path):
+    path = tmp_path / "log.csv"
+    # A run killed while writing its third row: the file ends mid-line.
+    path.write_bytes(b"epoch,loss\r\n0,0.5\r\n1,0.2")
+    logger = CSVLogger(path, append=True)
+    with pytest.warns(UserWarning, match="incomplete"):
+        logger.on_train_begin()
+    logger.on_epoch_end(1, {"loss": 0.25})
+    logger.on_train_end()
+    # The fragment keeps its own line; the new row is not glued to it.
+    assert path.read_bytes() == b"epoch,loss\r\n0,0.5\r\n1,0.2\r\n1,0.25\r\n"
+    assert [row["loss"] for row in _rows(path)] == ["0.5", "0.2", "0.25"]
+
+
+def test_append_after_a_cut_line_end_completes_it(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"epoch,loss\r\n0,0.5\r")  # cut between "\r" and "\n"
+    logger = CSVLogger(path, append=True)
+    with pytest.warns(UserWarning, match="incomplete"):
+        logger.on_train_begin()
+    logger.on_epoch_end(1, {"loss": 0.25})
+    logger.on_train_end()
+    assert path.read_bytes() == b"epoch,loss\r\n0,0.5\r\n1,0.25\r\n"
+
+
+def test_append_keeps_a_file_with_unix_line_ends_consistent(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"epoch,loss\n0,0.5")  # written by another tool, cut
+    logger = CSVLogger(path, append=True)
+    with pytest.warns(UserWarning, match="incomplete"):
+        logger.on_train_begin()
+    logger.on_epoch_end(1, {"loss": 0.25})
+    logger.on_train_end()
+    assert path.read_bytes().split(b"\n")[:3] == [b"epoch,loss", b"0,0.5", b"1,0.25\r"]
+
+
+def test_a_complete_file_appends_without_a_warning(tmp_path, recwarn):
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"epoch,loss\r\n0,0.5\r\n")
+    logger = CSVLogger(path, append=True)
+    logger.on_train_begin()
+    logger.on_epoch_end(1, {"loss": 0.25})
+    logger.on_train_end()
+    assert not [w for w in recwarn if "incomplete" in str(w.message)]
+    assert path.read_bytes() == b"epoch,loss\r\n0,0.5\r\n1,0.25\r\n"
+
+
+def test_appending_new_columns_extends_the_header_atomically(tmp_path):
+    path = tmp_path / "log.csv"
+    _fit(_model(), [CSVLogger(path)], epochs=2, validation=False)
+    before = _rows(path)
+    model = _model()
+    model.compile(loss="mse", optimizer="sgd", metrics=["mse", "mae"])
+    _fit(model, [CSVLogger(path, append=True)], epochs=3, validation=False, initial_epoch=2)
+    rows = _rows(path)
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    # The old columns keep their order; the new one comes last, NA in the old rows.
+    assert header == ["epoch", "loss", "mse", "mae"]
+    assert [row["epoch"] for row in rows] == ["0", "1", "2"]
+    assert [row["mae"] for row in rows[:2]] == ["NA", "NA"]
+    assert [row["loss"] for row in rows[:2]] == [row["loss"] for row in before]
+    assert float(rows[2]["mae"]) > 0
+    # Rewritten through a temporary file: no leftovers beside the log.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+def test_a_key_that_appears_in_a_later_epoch_gets_a_column(tmp_path):
+    path = tmp_path / "log.csv"
+    logger = CSVLogger(path)
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6})
+    logger.on_epoch_end(1, {"loss": 0.4, "val_loss": 0.5, "learning_rate": 0.01})
+    logger.on_epoch_end(2, {"loss": 0.3, "val_loss": 0.4})
+    logger.on_train_end()
+    assert path.read_text().splitlines() == [
+        "epoch,loss,val_loss,learning_rate",
+        "0,0.5,0.6,NA",
+        "1,0.4,0.5,0.01",
+        "2,0.3,0.4,NA",
+    ]

@@ -207,12 +207,14 @@ def test_missing_monitor_warns_and_skips_the_epoch():
     assert stopper.wait == 0 and not stopper.model.stop_training
 
 
-def test_fit_without_validation_warns_each_epoch_and_trains_on():
+def test_fit_without_validation_warns_once_per_fit_and_trains_on():
     model = small_model()
-    with pytest.warns(UserWarning, match="val_loss") as record:
-        history = model.fit(X, Y, epochs=3, verbose=0, callbacks=[EarlyStopping(patience=0)])
-    assert len(history.epoch) == 3
-    assert sum("val_loss" in str(w.message) for w in record) == 3
+    stopper = EarlyStopping(patience=0)
+    for _ in range(2):  # a second fit warns again
+        with pytest.warns(UserWarning, match=r"val_loss.*Available keys: \['loss', 'mae'\]") as record:
+            history = model.fit(X, Y, epochs=3, verbose=0, callbacks=[stopper])
+        assert len(history.epoch) == 3
+        assert sum("val_loss" in str(w.message) for w in record) == 1
 
 
 @pytest.mark.parametrize("monitor, expected", [("val_mae", operator.lt), ("loss", operator.lt)])

@@ -63,6 +63,16 @@ class Callback:
     `ModelCheckpoint`'s `save_freq`. A hook called directly (`cb.on_train_batch_end(...)`)
     is not filtered.
 
+    A callback with state that matters for the rest of a run (a counter, a best value, rows
+    already written) returns it from `get_state()` and takes it back in `set_state(state)`,
+    as Lightning's `state_dict`/`load_state_dict` do. `BackupAndRestore` saves the state of
+    every callback of the running `fit` with each backup (values as JSON, tensors as
+    safetensors) and, when a rerun resumes, hands it back in its `on_train_begin`, after the
+    model, optimizer and random state are restored, matching callbacks by position and class
+    name. That `on_train_begin` may come before or after the callback's own, so a callback
+    that resets itself there should keep the restored values (the built-ins do). The
+    defaults (`{}` and a no-op) suit callbacks whose behaviour does not depend on the past.
+
     Example:
         >>> import kfit
         >>> class Counter(kfit.callbacks.Callback):
@@ -119,6 +129,52 @@ class Callback:
             batch 3
         """
         return {}
+
+    def get_state(self) -> dict[str, Any]:
+        """The state a resumed run needs to go on exactly as this one would: `{}` by default.
+
+        Values are JSON-able (`str`, `int`, `float`, `bool`, `None`, lists and dicts of them)
+        or `torch.Tensor`s, possibly in nested dicts. `BackupAndRestore` stores the result
+        with every backup and passes it to `set_state` of the same callback when a killed run
+        is rerun. The caller stores the result before any other hook runs, so tensors may be
+        returned as they are (a copy at every backup would cost memory and time); anything
+        else is best returned as a new list or dict.
+
+        Example:
+            >>> import json
+            >>> from kfit.callbacks import Callback
+            >>> class CountBadEpochs(Callback):
+            ...     def __init__(self):
+            ...         super().__init__()
+            ...         self.bad_epochs = 0
+            ...     def on_epoch_end(self, epoch, logs=None):
+            ...         if logs["loss"] > 1.0:
+            ...             self.bad_epochs += 1
+            ...     def get_state(self):
+            ...         return {"bad_epochs": self.bad_epochs}
+            ...     def set_state(self, state):
+            ...         self.bad_epochs = state["bad_epochs"]
+            >>> counter = CountBadEpochs()
+            >>> counter.on_epoch_end(0, {"loss": 2.5})
+            >>> saved = json.dumps(counter.get_state())  # what a backup keeps
+            >>> resumed = CountBadEpochs()
+            >>> resumed.set_state(json.loads(saved))
+            >>> resumed.bad_epochs
+            1
+        """
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores what `get_state` returned (possibly by another process): a no-op by default.
+
+        Called by `BackupAndRestore` when a run resumes, during `on_train_begin` of the resumed
+        `fit` (before or after this callback's own `on_train_begin`, depending on the order of
+        the callback list). See `get_state` for an example.
+
+        Args:
+            state: the dict `get_state` returned, after a JSON round trip (tuples come back
+                as lists) with its tensors on the CPU.
+        """
 
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         """Legacy alias of `on_train_batch_begin`."""

@@ -58,8 +58,10 @@ class EarlyStopping(MonitorCallback):
         `get_weights()`, which copies every weight to host memory on each improving epoch.
         The copy therefore costs no device-to-host transfer, but takes as much device
         memory as the model's parameters and buffers; it is kept until the next `fit`.
-        A missing monitor key warns (listing the available keys) and skips the epoch, as
-        in Keras; an invalid `mode` raises instead of falling back to `"auto"`.
+        A missing monitor key warns once per fit (listing the available keys) and skips
+        the epochs that lack it (Keras warns at every such epoch). A `monitor` that is
+        neither a loss nor a compiled metric, with `mode="auto"`, raises at the first epoch
+        end. An invalid `mode` raises instead of falling back to `"auto"`.
 
     Example:
         >>> import numpy as np, kfit
@@ -95,13 +97,18 @@ class EarlyStopping(MonitorCallback):
         self.stopped_epoch = 0
         self.best_epoch = 0
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self._resumed = False
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self.wait = 0
-        self.stopped_epoch = 0
-        self.best = None
-        self.best_epoch = 0
-        self.best_weights = None
+        if self._resumed:
+            # set_state (BackupAndRestore) came first: keep the interrupted run's counters.
+            self._resumed = False
+        else:
+            self.wait = 0
+            self.stopped_epoch = 0
+            self.best = None
+            self.best_epoch = 0
+            self.best_weights = None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.monitor_op is None:
@@ -134,6 +141,47 @@ class EarlyStopping(MonitorCallback):
                     f"{self.best_epoch + 1}."
                 )
             self.model.load_state_dict(self.best_weights)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        # Every on_train_begin of this fit has run: a later fit starts afresh again.
+        self._resumed = False
+
+    def get_state(self) -> dict[str, Any]:
+        """`wait`, `best`, `stopped_epoch`, `best_epoch`, and `best_weights` (tensors) if kept.
+
+        Example:
+            >>> stopper = EarlyStopping(monitor="loss", patience=3)
+            >>> stopper.on_epoch_end(0, {"loss": 0.5})
+            >>> stopper.on_epoch_end(1, {"loss": 0.7})
+            >>> stopper.get_state()
+            {'wait': 1, 'best': 0.5, 'stopped_epoch': 0, 'best_epoch': 0}
+        """
+        state: dict[str, Any] = {
+            "wait": self.wait,
+            "best": self.best,
+            "stopped_epoch": self.stopped_epoch,
+            "best_epoch": self.best_epoch,
+        }
+        if self.best_weights is not None:
+            state["best_weights"] = dict(self.best_weights)
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores `get_state()`'s values; the resumed `fit` keeps counting from them."""
+        self.wait = int(state["wait"])
+        self.best = None if state["best"] is None else float(state["best"])
+        self.stopped_epoch = int(state["stopped_epoch"])
+        self.best_epoch = int(state["best_epoch"])
+        weights = state.get("best_weights")
+        self.best_weights = None
+        if weights is not None:
+            # Back on the device of the model's own tensors, where the snapshots are kept.
+            current = self.model.state_dict() if self.model is not None else {}
+            self.best_weights = {
+                k: v.detach().to(current[k].device if k in current else v.device, copy=True)
+                for k, v in weights.items()
+            }
+        self._resumed = True
 
     def _snapshot_weights(self) -> None:
         state = self.model.state_dict()

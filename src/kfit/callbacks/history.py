@@ -9,6 +9,11 @@ from kfit.callbacks.callback import Callback
 __all__ = ["History"]
 
 
+def _plain(value: Any) -> Any:
+    # Epoch logs hold Python floats, but a callback may have added a NumPy or torch value.
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
 class History(Callback):
     """Records the logs of every epoch into `history` (key -> list) and `epoch` (indices).
 
@@ -28,9 +33,33 @@ class History(Callback):
         super().__init__()
         self.history: dict[str, list[Any]] = {}
         self.epoch: list[int] = []
+        self._resumed = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.epoch = []
+        if self._resumed:
+            # set_state (BackupAndRestore) came first: the epochs so far belong to this run.
+            self._resumed = False
+        else:
+            self.epoch = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # Every on_train_begin of this fit has run: a later fit starts afresh again.
+        self._resumed = False
+
+    def get_state(self) -> dict[str, Any]:
+        """`{"history": {key: [values]}, "epoch": [indices]}`, as plain Python values."""
+        return {
+            "history": {key: [_plain(v) for v in values] for key, values in self.history.items()},
+            "epoch": list(self.epoch),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores `history` and `epoch`; the resumed `fit` appends to them."""
+        self.history = {key: list(values) for key, values in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
+        self._resumed = True
+        if self.model is not None:
+            self.model.history = self
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch.append(epoch)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import string
 import warnings
 from typing import Any, Literal
 
@@ -11,6 +13,7 @@ import torch
 
 from kfit.callbacks.event_filters import EventFilter, Every, Never
 from kfit.callbacks.monitor_callback import MonitorCallback
+from kfit.saving.atomic import check_writable
 
 __all__ = ["ModelCheckpoint"]
 
@@ -33,6 +36,57 @@ def check_save_freq(save_freq: Any, action: str) -> Literal["epoch"] | int:
     )
 
 
+def _template_fields(filepath: str) -> set[str]:
+    """The placeholder names of `filepath` (`{val_loss:.2f}` gives `val_loss`)."""
+    fields: set[str] = set()
+    try:
+        for _, field, _, _ in string.Formatter().parse(filepath):
+            if field is None:
+                continue
+            name = re.split(r"[.\[]", field, maxsplit=1)[0]
+            if not name or name.isdigit():
+                raise ValueError(f"the placeholder {{{field}}} has no name")
+            fields.add(name)
+    except ValueError as e:
+        raise ValueError(
+            "Expected `filepath` to be a path whose placeholders are named, like "
+            f"'{{epoch:02d}}' or '{{val_loss:.2f}}'. Received: filepath={filepath!r} (of type "
+            f"str): {e}. Name each placeholder, and double braces meant literally ('{{{{')."
+        ) from None
+    return fields
+
+
+def _log_keys(model: Any, batch_level: bool) -> tuple[set[str], bool] | None:
+    """The keys the logs of this fit will hold, and whether that set is complete.
+
+    None when anything may appear: the model has its own train or test step, or a callback
+    that is not kfit's own could add keys to the shared logs (or the callbacks of the fit are
+    not known). Otherwise the set holds `loss`, the compiled metrics' names once they are built
+    (`fit` builds them from a sample before `on_train_begin`), `val_` variants when the fit
+    validates at epoch ends, and `learning_rate` when a kfit learning-rate callback adds it.
+    """
+    from kfit.trainers.trainer import Trainer  # here: kfit.trainers imports the callbacks
+
+    if model is None or not getattr(model, "compiled", False):
+        return None
+    if any(getattr(type(model), step, None) is not getattr(Trainer, step) for step in ("train_step", "test_step")):
+        return None
+    running = getattr(model, "_fit_callbacks", None)
+    if running is None:
+        return None
+    callbacks = list(getattr(running, "callbacks", running))
+    if any(not type(cb).__module__.startswith("kfit.") for cb in callbacks):
+        return None
+    parts = (getattr(model, "_compile_metrics", None), getattr(model, "_compile_loss", None))
+    complete = all(part is None or getattr(part, "built", True) for part in parts)
+    keys = {"loss"} | (set(model.get_metrics_result()) if complete else set())
+    if not batch_level and getattr(model, "_fit_has_validation", False):
+        keys |= {f"val_{k}" for k in keys}
+    if any(type(cb).__name__ in ("LearningRateScheduler", "ReduceLROnPlateau") for cb in callbacks):
+        keys.add("learning_rate")
+    return keys, complete
+
+
 def _is_scalar(value: Any) -> bool:
     if isinstance(value, (np.ndarray, torch.Tensor)):
         return value.ndim == 0 or (value.ndim == 1 and value.shape[0] == 1)
@@ -49,8 +103,8 @@ class ModelCheckpoint(MonitorCallback):
 
     With `save_best_only`, a file is written only when `monitor` improves on the best value
     so far (`initial_value_threshold` when given); with a constant `filepath` this keeps only
-    the best model. If `monitor` is missing from the logs, a warning lists the available keys
-    and the model is saved anyway.
+    the best model. If `monitor` is missing from the logs, nothing is saved that epoch, and a
+    warning (once per fit) lists the available keys.
 
     Every file is written atomically (a temporary file renamed into place), so an
     interrupted save leaves the previous checkpoint intact.
@@ -81,7 +135,13 @@ class ModelCheckpoint(MonitorCallback):
         written atomically. Keras's legacy `.h5` whole-model format is not supported;
         `.safetensors` is accepted for weights. The monitored metric's direction is resolved
         only with `save_best_only` (Keras resolves it at every epoch end and raises for an
-        unknown metric even when it never compares values).
+        unknown metric even when it never compares values). With `save_best_only` and
+        `monitor` missing from the logs, nothing is saved (Keras saves every such epoch as if
+        it were the best). A `filepath` that cannot be written (a read-only folder, a file
+        where a folder should be, an existing folder, an unknown placeholder) raises in
+        `on_train_begin`, before any training step. Placeholders are checked there against
+        the keys the logs will hold, unless a callback of your own (which may add keys) or
+        a custom `train_step` is in play; then the first save checks them, before it writes.
 
     Example:
         >>> import os, tempfile
@@ -133,6 +193,7 @@ class ModelCheckpoint(MonitorCallback):
                 + (f" ({_WEIGHTS_EXTENSIONS})." if not self.save_weights_only else ").")
             )
         self._current_epoch = 0
+        self._resumed = False
 
     def hook_filters(self) -> dict[str, EventFilter]:
         # The default epoch-level checkpoint adds no batch-end dispatch; a batch-level one is
@@ -142,10 +203,78 @@ class ModelCheckpoint(MonitorCallback):
         return {"on_train_batch_end": Every(self.save_freq)}
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self.best = self.initial_value_threshold
+        self._check_filepath()
+        if self._resumed:
+            # set_state (BackupAndRestore) came first: keep the interrupted run's best.
+            self._resumed = False
+        else:
+            self.best = self.initial_value_threshold
+
+    def _check_filepath(self) -> None:
+        """Raises before training if no file could be written where `filepath` points.
+
+        The folders and the file are checked (nothing is created), and so are the template's
+        placeholders, as far as the keys of the logs can be known before the first batch
+        (see `_log_keys`); what cannot be known yet is checked by the first save, before it
+        writes anything.
+        """
+        fields = _template_fields(self.filepath)
+        if not fields:
+            check_writable(self.filepath, "filepath", "file")
+            return
+        literal_folder = os.path.dirname(self.filepath.split("{", 1)[0]) or os.curdir
+        check_writable(literal_folder, "filepath", "folder", shown=self.filepath)
+        batch_level = self.save_freq != "epoch"
+        if "batch" in fields and not batch_level:
+            raise ValueError(
+                "Expected the placeholder {batch} only with an integer `save_freq` (batch-level "
+                f"saves). Received: filepath={self.filepath!r} (of type str) with "
+                "save_freq='epoch'. Remove {batch}, or pass e.g. save_freq=100."
+            )
+        unknown = fields - {"epoch", "batch"}
+        found = _log_keys(self.model, batch_level)
+        if not unknown or found is None:
+            return
+        keys, complete = found
+        # With the metric names not yet known, only a val_ key of a fit that cannot have
+        # any is certain to be missing.
+        missing = sorted(
+            name for name in unknown - keys
+            if complete or (name.startswith("val_") and not any(k.startswith("val_") for k in keys))
+        )
+        if missing:
+            available = sorted(keys | {"epoch"} | ({"batch"} if batch_level else set()))
+            partial = "" if complete else " (and the compiled metrics' names)"
+            raise ValueError(
+                "Expected the placeholders of `filepath` to be 'epoch'"
+                + (", 'batch'" if batch_level else "")
+                + " or keys of the logs. Received: "
+                f"filepath={self.filepath!r} (of type str), whose placeholder "
+                f"{{{missing[0]}}} is none of them. Available keys: {available}{partial}. "
+                "Use one of those; val_ keys need validation data and exist only at epoch "
+                "ends, and 'batch' only with an integer save_freq."
+            )
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
+        # Every on_train_begin of this fit has run: a later fit starts afresh again.
+        self._resumed = False
+
+    def get_state(self) -> dict[str, Any]:
+        """`{"best": ...}`: the value a resumed `save_best_only` run has to beat.
+
+        Example:
+            >>> checkpoint = ModelCheckpoint("best.keras", save_best_only=True)
+            >>> checkpoint.set_state({"best": 0.125})
+            >>> checkpoint.get_state()
+            {'best': 0.125}
+        """
+        return {"best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores the best monitored value of the interrupted run."""
+        self.best = None if state["best"] is None else float(state["best"])
+        self._resumed = True
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._save_model(self._current_epoch, batch, logs or {})
@@ -180,13 +309,10 @@ class ModelCheckpoint(MonitorCallback):
             return True
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(
-                f"Can save best model only with {self.monitor} available; saving anyway. "
-                f"Available keys: {sorted(logs)}.",
-                UserWarning,
-                stacklevel=4,
-            )
-            return True
+            # Nothing to compare: saving anyway (as Keras does) would overwrite the best model
+            # with every epoch's. get_monitor_value warns, once per fit, listing the keys.
+            self.get_monitor_value(logs)
+            return False
         if not _is_scalar(current):
             warnings.warn(
                 f"Can save best model only when `{self.monitor}` is a scalar value. Received: "
@@ -224,9 +350,9 @@ class ModelCheckpoint(MonitorCallback):
             )
         if not self._should_save(epoch, logs, filepath):
             return
-        folder = os.path.dirname(filepath)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+        # The writers create missing folders; this names a file or a read-only folder in the
+        # way (the writers' own errors name the target too, with the cause: a full disk, say).
+        check_writable(filepath, "filepath", "file")
         if self.save_weights_only:
             self.model.save_weights(filepath, overwrite=True)
         else:

@@ -120,9 +120,12 @@ class MonitorCallback(Callback):
         self.best: float | None = None if baseline is None else float(baseline)
         self.min_delta = abs(float(min_delta))
         self.monitor_op: Callable[[float, float], bool] | None = None
+        # The missing-key warning is given once per fit (set_model starts each fit afresh).
+        self._missing_warned = False
 
     def set_model(self, model: Any) -> None:
         super().set_model(model)
+        self._missing_warned = False
         if self.mode == "auto":
             # A recompiled or different model may give the same name another direction.
             self.monitor_op = None
@@ -182,18 +185,23 @@ class MonitorCallback(Callback):
         """Returns `logs[monitor]` as a float, or warns and returns None when it is absent.
 
         The warning lists the keys that are available, so a misspelled `monitor` (or a
-        `val_` metric during an epoch without validation) is easy to spot.
+        `val_` metric during an epoch without validation) is easy to spot. It is given once
+        per fit, at the first epoch that lacks the key, rather than at every epoch.
         """
         logs = logs or {}
         value = logs.get(self.monitor)
         if value is None:
+            if getattr(self, "_missing_warned", False):
+                return None
+            self._missing_warned = True
             keys = sorted(logs)
             close = difflib.get_close_matches(self.monitor, keys, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             warnings.warn(
                 f"{type(self).__name__} is conditioned on `{self.monitor}`, which is not in "
-                f"the logs; this epoch is skipped. Available keys: {keys}.{hint} Check the "
-                "spelling of `monitor`, and that validation ran this epoch for `val_` keys.",
+                f"the logs; the epochs that lack it are skipped (this warning is given once "
+                f"per fit). Available keys: {keys}.{hint} Check the spelling of `monitor`, and "
+                "that validation runs (validation_data or validation_split) for `val_` keys.",
                 UserWarning,
                 stacklevel=3,
             )

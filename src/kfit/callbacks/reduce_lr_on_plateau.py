@@ -140,6 +140,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.verbose = verbose
         self.cooldown_counter = 0
         self.wait = 0
+        self._resumed = False
 
     def _reset(self) -> None:
         self.best = None
@@ -151,7 +152,33 @@ class ReduceLROnPlateau(MonitorCallback):
         return self.cooldown_counter > 0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self._reset()
+        if self._resumed:
+            # set_state (BackupAndRestore) came first: keep the interrupted run's counters.
+            self._resumed = False
+        else:
+            self._reset()
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        # Every on_train_begin of this fit has run: a later fit starts afresh again.
+        self._resumed = False
+
+    def get_state(self) -> dict[str, Any]:
+        """`wait`, `cooldown_counter` and `best` (the rate itself lives in the optimizer).
+
+        Example:
+            >>> reduce = ReduceLROnPlateau(monitor="loss", patience=4, cooldown=2)
+            >>> reduce.set_state({"wait": 3, "cooldown_counter": 0, "best": 0.25})
+            >>> reduce.get_state()
+            {'wait': 3, 'cooldown_counter': 0, 'best': 0.25}
+        """
+        return {"wait": self.wait, "cooldown_counter": self.cooldown_counter, "best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores `get_state()`'s values; the resumed `fit` keeps counting from them."""
+        self.wait = int(state["wait"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self.best = None if state["best"] is None else float(state["best"])
+        self._resumed = True
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = {} if logs is None else logs

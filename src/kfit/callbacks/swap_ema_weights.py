@@ -68,6 +68,7 @@ class SwapEMAWeights(Callback):
         self._params: list[torch.Tensor] = []
         self._trained: list[torch.Tensor] | None = None
         self._swapped_by = ""
+        self._resumed = False
 
     def _ema_optimizer(self) -> Optimizer:
         optimizer = getattr(self.model, "optimizer", None)
@@ -109,9 +110,49 @@ class SwapEMAWeights(Callback):
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._ema_optimizer()
-        self._params, self._trained, self._swapped_by = [], None, ""
+        if self._resumed:
+            # set_state (BackupAndRestore) came first: the trained weights it restored go
+            # back into the model when the next epoch begins.
+            self._resumed = False
+        else:
+            self._params, self._trained, self._swapped_by = [], None, ""
+
+    def get_state(self) -> dict[str, Any]:
+        """The trained weights while the averages are in the model between epochs, else `{}`.
+
+        With `swap_on_epoch=True`, a backup taken at an epoch end by a callback placed after
+        this one holds the averaged weights as the model's; the trained weights the next
+        epoch goes on from are these, as `{"trained_weights": {"0": tensor, ...}}` in the
+        order of the optimizer's parameters.
+        """
+        if self._swapped_by != "epoch" or self._trained is None:
+            return {}
+        return {"trained_weights": {str(i): t for i, t in enumerate(self._trained)}}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Takes back the trained weights, to be put into the model when the next epoch begins."""
+        weights = state.get("trained_weights")
+        if weights is None:
+            self._params, self._trained, self._swapped_by = [], None, ""
+            self._resumed = True
+            return
+        params = [p for group in self._ema_optimizer().param_groups for p in group["params"]]
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Expected the trained weights of {len(params)} parameters (one per parameter "
+                f"of the optimizer). Received: {len(weights)} tensors in "
+                "state['trained_weights']. Resume with the same model and optimizer as the "
+                "interrupted run."
+            )
+        self._trained = [
+            weights[str(i)].to(device=p.device, dtype=p.dtype) for i, p in enumerate(params)
+        ]
+        self._params, self._swapped_by = params, "epoch"
+        self._resumed = True
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        # Every on_train_begin of this fit has run: a later fit starts afresh again.
+        self._resumed = False
         if self.swap_on_epoch:
             self._swap_out("epoch")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import difflib
+import errno
 import io
 import numbers
 import os
@@ -22,6 +23,7 @@ import torch
 from kfit.backend import conversion
 from kfit.callbacks.callback import Callback
 from kfit.callbacks.event_filters import EventFilter, Never
+from kfit.saving.atomic import check_writable
 
 __all__ = ["TensorBoard"]
 
@@ -175,6 +177,8 @@ class TensorBoard(Callback):
     Raises:
         ImportError: if the `tensorboard` package is not installed.
         ValueError: for an invalid argument.
+        OSError: in `on_train_begin`, before any training step, if `log_dir` (or its
+            `train`/`validation` folders) is a file or cannot be written.
 
     Differences from Keras:
         - No TensorFlow: event files come from `torch.utils.tensorboard`; `profile_batch`
@@ -243,6 +247,7 @@ class TensorBoard(Callback):
         self._writers: dict[str, Any] = {}
         self._in_fit = False
         self._global_train_batch = 0
+        self._resumed = False
         self._window_step = 0
         self._window_time = 0.0
         self._epoch_start_time = 0.0
@@ -307,12 +312,31 @@ class TensorBoard(Callback):
 
     # ------------------------------------------------------------------ fit
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._check_log_dir()
         self._in_fit = True
-        self._global_train_batch = 0
+        if self._resumed:
+            # set_state (BackupAndRestore) came first: batch steps go on from the backup's.
+            self._resumed = False
+        else:
+            self._global_train_batch = 0
         self._check_embeddings_metadata()
         if self.write_graph and self.model is not None:
             self._graph_input = None
             self._graph_hook = self.model.register_forward_pre_hook(self._capture_graph_input)
+
+    def _check_log_dir(self) -> None:
+        # The writers are created lazily, at the first epoch end; without this, a log_dir
+        # that is a file or read-only fails only then, with os.makedirs's "File exists".
+        check_writable(self.log_dir, "log_dir", "folder")
+        for folder in (self._train_dir, self._val_dir):
+            if os.path.lexists(folder) and not os.path.isdir(folder):
+                raise NotADirectoryError(
+                    errno.ENOTDIR,
+                    f"Expected {folder!r} to be a folder for TensorBoard's event files, but it "
+                    f"is a file. {_received('log_dir', self.log_dir)} Remove or rename that "
+                    "file, or choose another log_dir.",
+                )
+            check_writable(folder, "log_dir", "folder", shown=self.log_dir)
 
     def _capture_graph_input(self, module: Any, args: tuple[Any, ...]) -> None:
         # One sample of the first training batch is enough to trace the graph; the hook
@@ -330,6 +354,22 @@ class TensorBoard(Callback):
         self._epoch_start_iterations = self._iterations()
         self._window_step = self._global_train_batch
         self._window_time = self._epoch_start_time
+        # Every on_train_begin of this fit has run: a later fit starts afresh again.
+        self._resumed = False
+
+    def get_state(self) -> dict[str, Any]:
+        """`{"global_train_batch": n}`: the step of the last `batch_*` summary's batch.
+
+        Epoch summaries are numbered by the epoch and evaluation ones by the optimizer's
+        `iterations`, so the batch count is all a resumed run needs to write its summaries
+        at the steps an uninterrupted run would.
+        """
+        return {"global_train_batch": self._global_train_batch}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores the batch count, so that the resumed run's batch summaries go on from it."""
+        self._global_train_batch = int(state["global_train_batch"])
+        self._resumed = True
 
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         upcoming = self._global_train_batch + 1

@@ -26,6 +26,7 @@ FORMAT = "kfit.checkpoint"
 FORMAT_VERSION = 1
 _MODEL = "model/"
 _OPTIMIZER = "optimizer/"
+_EXTRA = "extra/"
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -112,6 +113,7 @@ def save_checkpoint(
     filepath: str | os.PathLike[str],
     model: torch.nn.Module,
     training_state: Mapping[str, Any] | None = None,
+    extra_tensors: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
     """Saves `model`'s weights, its optimizer's state and `training_state` in one file, atomically.
 
@@ -119,6 +121,8 @@ def save_checkpoint(
         filepath: Where to write; must end in `.safetensors`.
         model: The model; its `optimizer` attribute (if any, and not None) is saved too.
         training_state: JSON-serialisable progress, such as `{"epoch": 3, "batch": 0}`.
+        extra_tensors: Tensors that go with `training_state` (RNG states, metric states),
+            stored under `extra/<name>`; `load_checkpoint(..., extra_tensors={})` returns them.
 
     Raises:
         ValueError: If `filepath` does not end in `.safetensors`, or a weight is not built.
@@ -147,10 +151,16 @@ def save_checkpoint(
     if isinstance(optimizer, torch.optim.Optimizer):
         slots, document["optimizer"] = optimizer_state(optimizer)
         tensors.update({_OPTIMIZER + name: value for name, value in slots.items()})
+    for name, value in (extra_tensors or {}).items():
+        tensors[_EXTRA + name] = value.detach().to("cpu").contiguous()
     save_state(filepath, tensors, document)
 
 
-def load_checkpoint(filepath: str | os.PathLike[str], model: torch.nn.Module) -> dict[str, Any]:
+def load_checkpoint(
+    filepath: str | os.PathLike[str],
+    model: torch.nn.Module,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> dict[str, Any]:
     """Restores a file written by `save_checkpoint` into `model` (and its optimizer).
 
     The whole file is read and checked against the model before any weight changes.
@@ -158,6 +168,7 @@ def load_checkpoint(filepath: str | os.PathLike[str], model: torch.nn.Module) ->
     Args:
         filepath: A `.safetensors` file written by `save_checkpoint`.
         model: A model with the same architecture (and optimizer) as the saved one.
+        extra_tensors: A dict to receive the file's `extra_tensors`, or None.
 
     Returns:
         The saved `training_state` dict.
@@ -192,6 +203,8 @@ def load_checkpoint(filepath: str | os.PathLike[str], model: torch.nn.Module) ->
         )
     weights = {k[len(_MODEL):]: v for k, v in tensors.items() if k.startswith(_MODEL)}
     slots = {k[len(_OPTIMIZER):]: v for k, v in tensors.items() if k.startswith(_OPTIMIZER)}
+    if extra_tensors is not None:
+        extra_tensors.update({k[len(_EXTRA):]: v for k, v in tensors.items() if k.startswith(_EXTRA)})
     saved_optimizer = document.get("optimizer")
     optimizer = getattr(model, "optimizer", None)
     if not isinstance(optimizer, torch.optim.Optimizer) or saved_optimizer is None:

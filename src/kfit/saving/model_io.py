@@ -17,7 +17,10 @@ kfit's built-in layers and models in the registry (as `"keras>Dense"`, ...); use
 `{"class_name", "config"}`, losses without `module`) load the same way.
 
 Loading never unpickles or evaluates anything, and saving writes the archive to a temporary
-file renamed into place, so an interrupted save leaves the previous file intact.
+file renamed into place, so an interrupted save leaves the previous file intact. Before
+anything is extracted, the members' declared sizes must add up to at most
+`max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * archive size)` (64 MiB, 32): kfit stores tensors
+uncompressed, so a genuine archive inflates to about its own size, and a zip bomb is refused.
 """
 
 from __future__ import annotations
@@ -26,18 +29,17 @@ import datetime
 import inspect
 import json
 import os
-import shutil
 import tempfile
 import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import torch
 
 from kfit.saving import safetensors_io
-from kfit.saving.atomic import atomic_write
+from kfit.saving.atomic import atomic_write, staging_directory
 from kfit.saving.checkpoint import optimizer_state, restore_optimizer_state
 from kfit.saving.object_registration import (
     BUILTIN_PACKAGE,
@@ -72,6 +74,13 @@ _WEIGHTS = "model.weights.safetensors"
 _OPTIMIZER = "optimizer.safetensors"
 # Weight files that look like model files to a reader in a hurry.
 _WEIGHT_EXTENSIONS = (".weights.h5", ".safetensors")
+
+# Limits on what loading inflates, checked against the members' declared sizes before anything
+# is extracted (and enforced while copying). kfit stores tensors uncompressed and deflates only
+# the small JSON members, so a genuine archive inflates to about its own size; 32 times it, and
+# never less than 64 MiB, leaves room for any real config while refusing a zip bomb.
+MAX_INFLATE_RATIO = 32
+MIN_INFLATE_LIMIT = 64 * 1024**2
 
 
 def _check_extension(filepath: Any, action: str) -> str:
@@ -495,9 +504,9 @@ def save_model(model: Model, filepath: str | os.PathLike[str], overwrite: bool =
     weights = {name: value.detach() for name, value in module_state(model).items()}
     # The tensor members are written by the safetensors writer, which works on files; they
     # are staged next to the target so that a large model never fills a small /tmp.
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{os.path.basename(path)}.") as staging:
+    # Named as atomic's temporary files are, so that a save killed here leaves a leftover the
+    # next save to `path` removes.
+    with staging_directory(path) as staging:
         members = {_WEIGHTS: os.path.join(staging, _WEIGHTS)}
         safetensors_io.save_tensors(members[_WEIGHTS], weights)
         if compile_config is not None:
@@ -531,13 +540,49 @@ def _read_json(path: str, archive: zipfile.ZipFile, member: str) -> dict[str, An
     return document
 
 
+def _inflate_limit(path: str) -> int:
+    return max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * os.path.getsize(path))
+
+
+def _check_archive_sizes(path: str, archive: zipfile.ZipFile) -> None:
+    """Refuses an archive whose members declare more data than `_inflate_limit` allows."""
+    limit = _inflate_limit(path)
+    declared = sum(info.file_size for info in archive.infolist())
+    if declared > limit:
+        raise ValueError(
+            f"Expected a .keras archive to inflate to at most {limit} bytes ({MAX_INFLATE_RATIO} "
+            f"times its size, at least {MIN_INFLATE_LIMIT}). Received: filepath={path!r} (of "
+            f"type str), whose members declare {declared} bytes: a damaged file or a zip bomb. "
+            "Nothing was extracted. Load only files saved by model.save()."
+        )
+
+
+def _copy_capped(path: str, packed: IO[bytes], f: IO[bytes], member: str) -> None:
+    # zipfile already stops at a member's declared size; the cap guards against a member whose
+    # header understates it, so that the staging folder never grows past the limit.
+    left = _inflate_limit(path)
+    while chunk := packed.read(1024 * 1024):
+        left -= len(chunk)
+        if left < 0:
+            raise ValueError(
+                f"Expected member {member!r} of the .keras archive to inflate to at most "
+                f"{_inflate_limit(path)} bytes. Received: filepath={path!r} (of type str), "
+                "which inflates further: a damaged file or a zip bomb. Load only files saved "
+                "by model.save()."
+            )
+        f.write(chunk)
+
+
 def _read_tensors(
     path: str, archive: zipfile.ZipFile, member: str, staging: str, state: bool
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     target = os.path.join(staging, member)
     try:
         with archive.open(member) as packed, open(target, "wb") as f:
-            shutil.copyfileobj(packed, f)
+            _copy_capped(path, packed, f, member)
+    except KeyError:
+        raise _corrupt(path, f"it has no {member!r} member") from None
+    try:
         if state:
             return load_state(target)
         return safetensors_io.load_tensors(target)[0], {}
@@ -570,8 +615,9 @@ def load_model(
         The model, built and holding the saved weights.
 
     Raises:
-        ValueError: If the extension is not `.keras`, the file is truncated or corrupt, or the
-            config names a class or function that cannot be found (see `custom_objects`).
+        ValueError: If the extension is not `.keras`, the file is truncated or corrupt, would
+            inflate past the size limit (see the module docstring), or the config names a
+            class or function that cannot be found (see `custom_objects`).
         FileNotFoundError: If `filepath` does not exist.
 
     Example:
@@ -599,6 +645,7 @@ def load_model(
     custom = dict(custom_objects or {})
     try:
         with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as staging:
+            _check_archive_sizes(path, archive)
             metadata = _read_json(path, archive, _METADATA)
             if metadata.get("format") != FORMAT:
                 raise _corrupt(path, f"its metadata names format {metadata.get('format')!r}")

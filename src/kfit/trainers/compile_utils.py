@@ -6,6 +6,7 @@ becomes binary, sparse or categorical accuracy) from the shapes of `y` and the p
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from kfit import losses as losses_module
 from kfit import metrics as metrics_module
 from kfit.trainers.data_adapters import batch_size_of
 
-__all__ = ["CompileLoss", "CompileMetrics", "output_names"]
+__all__ = ["CompileLoss", "CompileMetrics", "check_compile_arguments", "output_names", "sparse_label_users"]
 
 
 def output_names(y_pred: Any, names: Sequence[str] | None = None) -> list[str] | None:
@@ -51,7 +52,8 @@ def _per_output(spec: Any, names: list[str], what: str) -> list[Any]:
         if unknown:
             raise ValueError(
                 f"Expected the keys of `{what}` to be output names {names}. Received: unknown "
-                f"keys {unknown}. Name the model's outputs in the dict it returns."
+                f"keys {unknown}. Key the dict by those names (the output layers' names, or the "
+                "keys of the dict the model returns)."
             )
         return [spec.get(n) for n in names]
     if isinstance(spec, (list, tuple)):
@@ -66,11 +68,72 @@ def _per_output(spec: Any, names: list[str], what: str) -> list[Any]:
                     f"{[['mae']] * len(names)!r}, or a dict keyed by output name."
                 )
             raise ValueError(
-                f"Expected `{what}` to have one entry per output ({len(names)}). Received: a "
-                f"{type(spec).__name__} of {len(spec)} entries. Pass one per output, or a dict."
+                f"Expected `{what}` to have one entry per output ({len(names)}: {names}). Received: "
+                f"{what}={list(spec)!r}, a {type(spec).__name__} of {len(spec)} entries. Pass one "
+                "per output, in order, or a dict keyed by output name."
             )
         return list(spec)
     return [spec] * len(names)
+
+
+def _check_signature(arg: str, fn: Any) -> None:
+    """Raises when a loss or metric function cannot be called as `fn(y_true, y_pred)`."""
+    if isinstance(fn, (losses_module.Loss, metrics_module.Metric, type)) or not callable(fn):
+        return
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have no signature to read
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        name = name if name.isidentifier() else ("my_loss" if arg == "loss" else "my_metric")
+        raise TypeError(
+            f"Expected each function in `{arg}` to take `(y_true, y_pred)`. Received: {arg} "
+            f"function {name}{signature}. Define it as `def {name}(y_true, y_pred): ...`, or "
+            "bind other arguments first (functools.partial)."
+        ) from None
+
+
+def _entries(spec: Any) -> list[Any]:
+    """The leaves of a compile argument: a value, or the values of its lists and dicts."""
+    if isinstance(spec, dict):
+        return [leaf for v in spec.values() for leaf in _entries(v)]
+    if isinstance(spec, (list, tuple)):
+        return [leaf for v in spec for leaf in _entries(v)]
+    return [] if spec is None else [spec]
+
+
+def check_compile_arguments(
+    loss: Any, loss_weights: Any, metrics: Any, weighted_metrics: Any, names: Sequence[str] | None
+) -> None:
+    """Checks what `compile` can check before any data: metric names, function signatures,
+    and, when the model's outputs are known (`names`, a functional model), that per-output
+    arguments match them. The rest is checked on the first batch, before any step.
+
+    Example:
+        >>> check_compile_arguments("mse", None, ["mae"], None, None)
+        >>> check_compile_arguments("mse", None, ["accuracyy"], None, None)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...accuracy...
+    """
+    for arg, spec in (("loss", loss), ("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        for entry in _entries(spec):
+            if arg != "loss" and isinstance(entry, str) and entry.lower() not in ("accuracy", "acc"):
+                metrics_module.get(entry)  # raises for an unknown name, suggesting close ones
+            _check_signature(arg, entry)
+    if names is None or len(names) < 2:
+        return
+    names = list(names)
+    if isinstance(loss, (dict, list, tuple)):
+        _per_output(loss, names, "loss")
+    if isinstance(loss_weights, (dict, list, tuple)):
+        _per_output(loss_weights, names, "loss_weights")
+    for arg, spec in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if spec:
+            _per_output(spec, names, arg)
 
 
 def _as_loss(identifier: Any) -> Any:
@@ -293,3 +356,34 @@ class CompileMetrics(metrics_module.Metric):
 
     def get_state_names(self) -> list[str]:
         return [f"{m.name}/{k}" for m in self.metrics for k in m.get_state_names()]
+
+
+def _is_sparse(fn: Any) -> bool:
+    if isinstance(fn, (losses_module.SparseCategoricalCrossentropy, metrics_module.SparseCategoricalAccuracy,
+                       metrics_module.SparseTopKCategoricalAccuracy)):
+        return True
+    inner = getattr(fn, "fn", None) or getattr(fn, "_fn", None)
+    return inner is losses_module.sparse_categorical_crossentropy
+
+
+def sparse_label_users(compiled_loss: CompileLoss | None, compiled_metrics: CompileMetrics | None) -> (
+        tuple[bool, int | None]):
+    """Whether a built single-output loss or metric takes sparse labels (class indices), and the
+    loss's `ignore_class` (a label exempt from the range check).
+
+    Example:
+        >>> loss = CompileLoss("sparse_categorical_crossentropy")
+        >>> _ = loss(torch.tensor([0, 1]), torch.zeros(2, 3))
+        >>> sparse_label_users(loss, None)
+        (True, None)
+    """
+    users: list[Any] = []
+    ignore_class = None
+    if compiled_loss is not None and compiled_loss.built and compiled_loss.names is None:
+        users.append(compiled_loss._single)
+        fn_kwargs = getattr(compiled_loss._single, "fn_kwargs", None)
+        if isinstance(fn_kwargs, dict) and _is_sparse(compiled_loss._single):
+            ignore_class = fn_kwargs.get("ignore_class")
+    if compiled_metrics is not None and compiled_metrics.built:
+        users.extend(m for m, index, _ in compiled_metrics._entries if index is None)
+    return any(_is_sparse(u) for u in users), ignore_class

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from kfit.trainers.data_adapters import DataAdapter, to_device
+from kfit.trainers.resume import capture_global_rng, global_rng_to_json, restore_global_rng
 
 __all__ = ["EpochIterator"]
 
@@ -25,6 +26,16 @@ class EpochIterator:
     and `exhausted` becomes True.
 
     It fires no hooks: the trainer owns every callback call.
+
+    For exact resumption it records, each time a pass starts, the RNG states just before
+    (the global ones and the adapter's own generator: they decide the shuffle order) and
+    counts the batches taken from the pass. `state()` returns that; `resume(state)` in a
+    new process restores those RNG states, starts the pass again and skips the batches
+    already taken. For arrays the skip only slices the permutation; for a `DataLoader`
+    (which draws its shuffle order and worker seeds from torch's RNG) or a `Dataset` the
+    skipped batches are loaded and discarded, so a resume costs up to one pass of loading.
+    A generator cannot be replayed: its skipped batches are drawn from it again, which
+    gives the same batches only if the generator itself restarts at the same place.
 
     Example:
         >>> import numpy as np
@@ -47,6 +58,9 @@ class EpochIterator:
         self._pass: Iterator[Batch] | None = None
         self._held: Batch | None = None
         self.exhausted = False
+        # The RNG states just before the current pass began, and the batches taken from it.
+        self._pass_rng: dict[str, Any] | None = None
+        self._pass_position = 0
 
     @property
     def num_batches(self) -> int | None:
@@ -58,36 +72,116 @@ class EpochIterator:
     def peek(self) -> Batch | None:
         """The next batch, held back so that the next epoch still yields it first."""
         if self._held is None:
-            if self._pass is None:
-                self._pass = self.adapter.iter_pass()
-            self._held = next(self._pass, None)
+            current = self._pass if self._pass is not None else self._start_pass()
+            self._held = next(current, None)
         return None if self._held is None else self._place(self._held)
 
     def _next(self, current: Iterator[Batch]) -> Batch | None:
         """The held batch if any, else the next of `current` (the pass in progress)."""
         if self._held is not None:
-            batch, self._held = self._held, None
-            return batch
-        return next(current, None)
+            held, self._held = self._held, None
+            self._pass_position += 1
+            return held
+        batch = next(current, None)
+        if batch is not None:
+            self._pass_position += 1
+        return batch
+
+    def _start_pass(self) -> Iterator[Batch]:
+        """Starts a new pass, first recording the RNG states that decide its order.
+
+        Besides the global states, the adapter's own generator and a user DataLoader's
+        (`DataLoader(generator=...)`, or its sampler's) are recorded.
+        """
+        self._pass_rng = {"global": capture_global_rng(), "adapter": self._adapter_rng()}
+        self._pass_position = 0
+        self._pass = self.adapter.iter_pass()
+        return self._pass
+
+    def _generators(self) -> list[torch.Generator]:
+        """The torch generators that decide the adapter's order: its own, and a DataLoader's."""
+        loader = getattr(self.adapter, "loader", None)
+        candidates = [
+            getattr(self.adapter, "generator", None),
+            getattr(loader, "generator", None),
+            getattr(getattr(loader, "sampler", None), "generator", None),
+            getattr(getattr(getattr(loader, "batch_sampler", None), "sampler", None), "generator", None),
+        ]
+        found: list[torch.Generator] = []
+        for generator in candidates:
+            if isinstance(generator, torch.Generator) and not any(generator is g for g in found):
+                found.append(generator)
+        return found
+
+    def _adapter_rng(self) -> list[torch.Tensor]:
+        return [generator.get_state() for generator in self._generators()]
+
+    def state(self) -> dict[str, Any]:
+        """The data position: the RNG states before the current pass and batches taken from it.
+
+        JSON-able values and tensors only; `resume` in another process restores it.
+        """
+        has_pass = self._pass is not None and self._pass_rng is not None
+        state: dict[str, Any] = {
+            "has_pass": has_pass,
+            "exhausted": self.exhausted,
+            "pass_position": 0,
+            # Between passes, the next one's order comes from these (drawn when it starts).
+            "generators": self._adapter_rng(),
+        }
+        if has_pass:
+            assert self._pass_rng is not None
+            state["pass_position"] = self._pass_position
+            state["pass_rng"] = {"global": global_rng_to_json(self._pass_rng["global"])}
+            state["pass_rng"]["adapter"] = list(self._pass_rng["adapter"])
+        return state
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Puts the iterator where `state()` was taken: same pass order, same next batch.
+
+        Restores the RNG states recorded before that pass, starts it, and skips the batches
+        taken (see the class docstring for what skipping costs). The global RNG is left
+        as the skipping leaves it: the caller restores the backup's "now" states after.
+        """
+        self.restart()
+        self.exhausted = bool(state.get("exhausted", False))
+        if not state.get("has_pass"):
+            self._pass_rng = None
+            self._pass_position = 0
+            for generator, saved in zip(self._generators(), state.get("generators") or []):
+                generator.set_state(torch.as_tensor(saved, dtype=torch.uint8))
+            return
+        rng = state["pass_rng"]
+        restore_global_rng(rng["global"])
+        for generator, saved in zip(self._generators(), rng.get("adapter") or []):
+            generator.set_state(torch.as_tensor(saved, dtype=torch.uint8))
+        current = self._start_pass()
+        # The pass's first batch is taken now even when none was done: an array pass draws
+        # its permutation lazily, and must do so from these RNG states, not the later ones.
+        self._held = next(current, None)
+        for _ in range(int(state["pass_position"])):
+            if self._next(current) is None:
+                break
 
     def _place(self, batch: Batch) -> Batch:
         if self.device.type == "cpu":
             return batch
         return to_device(batch, self.device)
 
-    def epoch(self) -> Iterator[tuple[int, Batch]]:
-        """One epoch of `(step, batch)` pairs."""
+    def epoch(self, start: int = 0) -> Iterator[tuple[int, Batch]]:
+        """One epoch of `(step, batch)` pairs; `start` steps are already done (a resumed epoch)."""
         if self.steps_per_epoch is None:
-            yield from self._full_pass()
+            yield from self._full_pass(start)
             return
-        step = 0
+        step = start
         fresh = False
         while step < self.steps_per_epoch:
             if self._pass is None:
                 if self.exhausted:
                     break
-                self._pass = self.adapter.iter_pass()
+                self._start_pass()
                 fresh = True
+            assert self._pass is not None
             batch = self._next(self._pass)
             if batch is None:
                 self._pass = None
@@ -99,21 +193,20 @@ class EpochIterator:
             yield step, self._place(batch)
             step += 1
 
-    def _full_pass(self) -> Iterator[tuple[int, Batch]]:
+    def _full_pass(self, start: int = 0) -> Iterator[tuple[int, Batch]]:
         if self.exhausted:
             self._ran_dry()
             return
-        step = -1
-        if self._pass is None:
-            self._pass = self.adapter.iter_pass()
-        while (batch := self._next(self._pass)) is not None:
+        step = start - 1
+        current = self._pass if self._pass is not None else self._start_pass()
+        while (batch := self._next(current)) is not None:
             step += 1
             yield step, self._place(batch)
         self._pass = None
-        if step < 0 or not self.adapter.restartable:
+        if (start == 0 and step < 0) or not self.adapter.restartable:
             # A generator's single pass is over; a later epoch would find nothing.
             self.exhausted = not self.adapter.restartable
-            if step < 0:
+            if start == 0 and step < 0:
                 self._ran_dry()
 
     def restart(self) -> None:

@@ -23,19 +23,27 @@ from kfit.backend.device import default_device
 from kfit.callbacks.callback_list import CallbackList
 from kfit.layers.layer import losses_in_use
 from kfit.metrics import Mean
-from kfit.trainers.compile_utils import CompileLoss, CompileMetrics
+from kfit.trainers.compile_utils import (
+    CompileLoss,
+    CompileMetrics,
+    check_compile_arguments,
+    sparse_label_users,
+)
 from kfit.trainers.data_adapters import (
     ArrayDataAdapter,
     batch_size_of,
+    check_label_range,
     flatten,
     get_data_adapter,
     is_array_like,
     map_structure,
+    sample_signature,
     split_validation,
     unpack_x_y_sample_weight,
 )
 from kfit.trainers.epoch_iterator import EpochIterator
 from kfit.trainers.logs import BatchLogs
+from kfit.trainers.resume import ResumePoint, restore_rng
 from kfit.trainers.step_functions import StepFunction, make_step_function, uses_builtin_step
 
 if TYPE_CHECKING:
@@ -122,7 +130,11 @@ class Trainer(_MixinBase):
         self._explicit_device: torch.device | None = None
         # Set during on_train_begin by a callback resuming a run (BackupAndRestore); fit reads
         # and clears it at once, so it applies to that one fit only (Keras keeps it: a bug).
-        self._initial_epoch_override: int | None = None
+        self._resume_point: ResumePoint | None = None
+        # Set by fit while it runs, for BackupAndRestore (see fit).
+        self._fit_callbacks: CallbackList | None = None
+        self._train_iterator: EpochIterator | None = None
+        self._backup_writer: Any = None
         # Whether the running fit validates; set before on_train_begin (CSVLogger reads it).
         self._fit_has_validation = False
 
@@ -166,6 +178,8 @@ class Trainer(_MixinBase):
         """
         del run_eagerly, auto_scale_loss
         _check_int("steps_per_execution", steps_per_execution, 1, allow_none=False)
+        # Everything that can be checked without data is checked here, before any state changes.
+        check_compile_arguments(loss, loss_weights, metrics, weighted_metrics, self._known_output_names())
         self.steps_per_execution = int(steps_per_execution)
         if isinstance(optimizer, torch.optim.Optimizer) and not isinstance(optimizer, optimizers_module.Optimizer):
             self.optimizer = optimizer
@@ -180,6 +194,18 @@ class Trainer(_MixinBase):
         if device is not None:
             self._explicit_device = torch.device(device)
         self.compiled = True
+
+    def _known_output_names(self) -> list[str] | None:
+        """The names the compiled loss and metrics will see for the outputs, when known before
+        any data (a functional model's graph): its dict keys (sorted), else its output names."""
+        graph_of = getattr(self, "_functional_graph", None)
+        graph = graph_of() if graph_of is not None else None
+        if graph is None:
+            return None
+        structure = getattr(graph, "output_structure", None)
+        if isinstance(structure, dict):
+            return sorted(structure)
+        return list(graph.output_names())
 
     def _resolve_device(self) -> torch.device:
         if self._explicit_device is not None:
@@ -470,17 +496,100 @@ class Trainer(_MixinBase):
         return logs if set(last) == set(logs) else last
 
     # ------------------------------------------------------------------ building
-    def _check_input_shape(self, x: Any) -> None:
+    def _check_input_shape(self, x: Any, name: str = "x") -> None:
         expected = self._expected_input_shape()
-        if expected is None or not isinstance(x, torch.Tensor):
+        if expected is None:
+            return
+        if isinstance(x, dict):
+            # A one-input model given a dict: most often a Dataset whose items are dicts, which
+            # Keras (and kfit) take as `x` alone.
+            raise ValueError(
+                f"Expected `{name}` to be one tensor of shape {expected} for model {self.name!r}, "
+                f"and data items to be `(x, y[, sample_weight])` tuples. Received: {name} as a dict "
+                f"with keys {list(x)}. Yield tuples instead, e.g. `(item[{next(iter(x), 'x')!r}], "
+                "item['label'])`, or give the model named inputs (a functional model)."
+            )
+        if not isinstance(x, torch.Tensor):
             return
         got = tuple(x.shape)
         if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
             raise ValueError(
                 f"Expected input of shape {expected} for model {self.name!r}. "
-                f"Received: x with shape {got}. Reshape the data so that each sample has shape "
+                f"Received: {name} with shape {got}. Reshape the data so that each sample has shape "
                 f"{expected[1:]}, or build the model for inputs of shape {got[1:]}."
             )
+
+    def _check_first_batch(self, iterator: EpochIterator, kind: str) -> None:
+        """Checks the targets against the compiled loss and metrics before the first step.
+
+        With the built-in step: a compiled loss needs `y`; the compiled loss and metrics are
+        built from a forward pass on two samples (so per-output mistakes raise before any weight
+        changes); and labels for a sparse categorical loss or metric must be class indices
+        below the output size. Arrays are checked whole (one min/max read per call); a
+        generator or DataLoader on its first batch here, then batch by batch on the host by
+        its adapter.
+        """
+        x, y = self._first_x_y(iterator)
+        if kind == "train":
+            # Kept for `_validation_iterator`, which compares the validation inputs with these.
+            self._train_sample_signature = None if x is None else (sample_signature(x), _sample_shapes(x))
+        if x is None or not uses_builtin_step(self, kind) or self._compile_loss is None:
+            return
+        if y is None:
+            keys = f" The data's items are dicts (keys {list(x)}), which are taken as `x` alone." if (
+                isinstance(x, dict)) else ""
+            source = "`y`" if isinstance(iterator.adapter, ArrayDataAdapter) else "targets in the data"
+            raise ValueError(
+                f"Expected {source} for `{'fit' if kind == 'train' else 'evaluate'}()`, since the "
+                f"model was compiled with a loss that compares predictions with targets. Received: "
+                f"no y.{keys} Pass `y=...`, or yield `(x, y[, sample_weight])` tuples from the "
+                "generator or DataLoader; without targets, override `compute_loss` or `train_step`."
+            )
+        metrics = self._compile_metrics
+        built = self._compile_loss.built and (metrics is None or metrics.built)
+        if built and not sparse_label_users(self._compile_loss, metrics)[0]:
+            return  # a later fit of the same compiled model: nothing left to check
+        if any(getattr(m, "stateful", False) is True for m in self.modules()):
+            return  # a forward pass would advance a stateful layer's carried state
+        # Two samples, not one: a model that squeezes its outputs would change their rank at 1.
+        sample = iterator._place(map_structure(lambda t: t[:2], (x, y, None)))
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                y_pred = self(sample[0])
+        finally:
+            self.train(was_training)
+        if not self._compile_loss.built:
+            self._compile_loss.build(y_pred)
+        if metrics is not None and not metrics.built:
+            metrics.build(sample[1], y_pred)
+            metrics.to(_first_device(y_pred))
+        self._check_sparse_labels(iterator, y, y_pred)
+
+    def _check_sparse_labels(self, iterator: EpochIterator, y: Any, y_pred: Any) -> None:
+        """Labels for sparse categorical losses and metrics must lie in [0, outputs)."""
+        if not isinstance(y, torch.Tensor) or not isinstance(y_pred, torch.Tensor) or y_pred.dim() < 2:
+            return  # several outputs: left to torch's own error
+        if y.dim() > 2 or (y.dim() == 2 and y.shape[-1] != 1):
+            return  # not class indices (one-hot, or per-timestep labels)
+        sparse, ignore_class = sparse_label_users(self._compile_loss, self._compile_metrics)
+        if not sparse:
+            return
+        num_classes = int(y_pred.shape[-1])
+        whole = isinstance(iterator.adapter, ArrayDataAdapter)
+        check_label_range(y, num_classes, ignore_class, where="y" if whole else "batch 0 of the data")
+        checker = getattr(iterator.adapter, "checker", None)
+        if checker is not None:
+            checker.label_range = (num_classes, ignore_class)
+
+    def _first_x_y(self, iterator: EpochIterator) -> tuple[Any, Any]:
+        """The inputs and targets to check: the whole arrays, or the first batch held back."""
+        adapter = iterator.adapter
+        if isinstance(adapter, ArrayDataAdapter):
+            return adapter.x, adapter.y
+        batch = iterator.peek()
+        return (None, None) if batch is None else (batch[0], batch[1])
 
     def _build_for(self, x: Any) -> None:
         """Builds unbuilt layers with a forward pass on a slice of `x`, then the optimizer."""
@@ -590,6 +699,7 @@ class Trainer(_MixinBase):
         first_x = self._first_x(train_iterator)
         if first_x is not None:
             self._check_input_shape(first_x)
+        self._check_first_batch(train_iterator, "train")
         val_iterator = None
         if validation_data is not None:
             val_iterator = self._validation_iterator(
@@ -608,29 +718,91 @@ class Trainer(_MixinBase):
         batch_end = callbacks.dispatches("on_train_batch_end")
         was_training = self.training
         self.stop_training = False
-        training_logs: Logs = {}
         self._fit_has_validation = val_iterator is not None
-        self._initial_epoch_override = None
-        callbacks.on_train_begin()
-        if self._initial_epoch_override is not None:
-            initial_epoch, self._initial_epoch_override = self._initial_epoch_override, None
+        self._resume_point = None
+        # BackupAndRestore reads these: the other callbacks (for their states) and the data
+        # position; it sets _backup_writer and _resume_point during on_train_begin.
+        self._fit_callbacks = callbacks
+        self._train_iterator = train_iterator
+        self._backup_writer = None
+        try:
+            callbacks.on_train_begin()
+            resume, self._resume_point = self._resume_point, None
+            training_logs = self._fit_epochs(
+                callbacks, train_iterator, val_iterator, resume, initial_epoch, epochs,
+                validation_freq, batch_begin, batch_end,
+            )
+        except BaseException:
+            writer = self._backup_writer
+            if writer is not None:
+                writer.release()  # the signal handlers of a failed fit
+            self._fit_callbacks = self._train_iterator = self._backup_writer = None
+            self._resume_point = None
+            raise
+        writer = self._backup_writer
+        callbacks.on_train_end(training_logs)
+        self._fit_callbacks = self._train_iterator = self._backup_writer = None
+        self.train(was_training)
+        if writer is not None and writer.preempted is not None:
+            writer.exit_preempted()  # a signal came after the last batch: backed up, exits
+        return self.history
+
+    def _fit_epochs(
+        self,
+        callbacks: CallbackList,
+        train_iterator: EpochIterator,
+        val_iterator: EpochIterator | None,
+        resume: ResumePoint | None,
+        initial_epoch: int,
+        epochs: int,
+        validation_freq: int | Sequence[int],
+        batch_begin: bool,
+        batch_end: bool,
+    ) -> Logs:
+        """fit's epoch loop, from `initial_epoch` or from where a restored backup stopped."""
+        training_logs: Logs = {}
+        writer = self._backup_writer  # BackupAndRestore: writes after every hook has run
+        if resume is not None:
+            initial_epoch = resume.epoch
+            if resume.stop_training:
+                return training_logs  # the backup was taken after an early stop
         for epoch in range(initial_epoch, epochs):
-            if train_iterator.exhausted:
+            if train_iterator.exhausted and resume is None:
                 train_iterator.warn_exhausted()
                 break
             self.reset_metrics()
             self.train()
             callbacks.on_epoch_begin(epoch)
-            step = -1
+            start = 0
+            if resume is not None:
+                # Exact resumption: the data position, the epoch's metric states so far, then
+                # the RNG states of the backup (the skip above may have drawn numbers).
+                start = resume.batch
+                if resume.iterator is not None:
+                    train_iterator.resume(resume.iterator)
+                if resume.metrics is not None and start:
+                    for metric, state in zip(self.metrics, resume.metrics):
+                        metric.set_state(state)
+                if resume.rng is not None:
+                    restore_rng(resume.rng, self)
+                resume = None
+                if train_iterator.exhausted:
+                    train_iterator.warn_exhausted()
+                    break
+            step = start - 1
             step_logs = None
             train_step = self._step_function("train")
-            for begin, step, batches in _executions(train_iterator.epoch(), self.steps_per_execution):
+            for begin, step, batches in _executions(train_iterator.epoch(start), self.steps_per_execution):
                 if batch_begin:
                     callbacks.on_train_batch_begin(begin)
                 for batch in batches:
                     step_logs = train_step(batch)
                 if batch_end:
                     callbacks.on_train_batch_end(step, self._batch_logs(step_logs))
+                if writer is not None:
+                    writer.write_due()
+                    if writer.preempted is not None:
+                        writer.preempt(epoch, step + 1)  # backs up, then exits the process
                 if self.stop_training:
                     break
             if step < 0:
@@ -642,6 +814,10 @@ class Trainer(_MixinBase):
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))
             callbacks.on_epoch_end(epoch, epoch_logs)
+            if writer is not None:
+                writer.write_due()
+                if writer.preempted is not None and epoch + 1 < epochs:
+                    writer.preempt(epoch + 1, 0)  # a signal during validation, say
             training_logs = epoch_logs
             if self.stop_training:
                 break
@@ -649,9 +825,7 @@ class Trainer(_MixinBase):
             # With use_ema, Keras ends fit with the moving averages as the weights (only once a
             # step has filled them: before that they are zeros).
             self.optimizer.finalize_variable_values()
-        callbacks.on_train_end(training_logs)
-        self.train(was_training)
-        return self.history
+        return training_logs
 
     def _validation_iterator(
         self, validation_data: Any, batch_size: int | None, steps: int | None, device: torch.device
@@ -661,7 +835,22 @@ class Trainer(_MixinBase):
         else:
             vx, vy, vsw = validation_data, None, None
         adapter = get_data_adapter(vx, vy, vsw, batch_size=batch_size, shuffle=False, device=device)
-        return EpochIterator(adapter, steps, device=device)
+        iterator = EpochIterator(adapter, steps, device=device)
+        # The same up-front checks as for `x`: against the model, and against the training data
+        # (which also covers a model that is built only from the first training batch).
+        first = self._first_x(iterator)
+        if first is not None:
+            self._check_input_shape(first, name="validation_data")
+            train = getattr(self, "_train_sample_signature", None)
+            # The rule of `BatchChecker`: same inputs and ranks, same feature size of float inputs.
+            if train is not None and sample_signature(first) != train[0]:
+                raise ValueError(
+                    "Expected the inputs of `validation_data` to match the training inputs per "
+                    f"sample (same inputs, ranks and feature sizes): {train[1]}. Received: "
+                    f"validation_data inputs with shape per sample {_sample_shapes(first)}. Pass "
+                    "validation data prepared the same way as `x`."
+                )
+        return iterator
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(
@@ -697,6 +886,7 @@ class Trainer(_MixinBase):
         first_x = self._first_x(iterator)
         if first_x is not None:
             self._check_input_shape(first_x)
+            self._check_first_batch(iterator, "test")
             self._build_for(first_x)
         verbose = 1 if verbose == "auto" else verbose
         callbacks = _callback_list(
@@ -871,6 +1061,15 @@ class Trainer(_MixinBase):
 @functools.cache
 def _takes_training(compute_loss: Callable[..., Any]) -> bool:
     return "training" in inspect.signature(compute_loss).parameters
+
+
+def _sample_shapes(x: Any) -> list[tuple[int, ...]]:
+    return [tuple(t.shape[1:]) for t in flatten(x) if isinstance(t, torch.Tensor)]
+
+
+def _first_device(data: Any) -> torch.device:
+    leaves = [t for t in flatten(data) if isinstance(t, torch.Tensor)]
+    return leaves[0].device if leaves else torch.device("cpu")
 
 
 def _should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:

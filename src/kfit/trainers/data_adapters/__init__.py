@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from kfit.trainers.data_adapters.array_data_adapter import ArrayDataAdapter, split_validation
+from kfit.trainers.data_adapters.batch_checks import check_label_range, sample_signature
 from kfit.trainers.data_adapters.generator_data_adapter import GeneratorDataAdapter
 from kfit.trainers.data_adapters.structures import (
     batch_size_of,
@@ -32,11 +33,13 @@ __all__ = [
     "GeneratorDataAdapter",
     "TorchDataLoaderAdapter",
     "batch_size_of",
+    "check_label_range",
     "flatten",
     "get_data_adapter",
     "is_array_like",
     "map_structure",
     "pack_x_y_sample_weight",
+    "sample_signature",
     "split_validation",
     "to_device",
     "to_tensor",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from kfit.trainers.data_adapters.structures import flatten, map_structure, to_tensor
 
-__all__ = ["ArrayDataAdapter", "class_weight_to_sample_weight", "split_validation"]
+__all__ = ["ArrayDataAdapter", "check_class_weight", "class_weight_to_sample_weight", "split_validation"]
 
 # Data up to this size is copied to an accelerator once per fit, so batches are gathered on the
 # device; larger data stays in host memory and each batch is copied over.
@@ -58,9 +60,9 @@ class ArrayDataAdapter:
         seed: int | None = None,
     ) -> None:
         device = torch.device(device)
-        self.x = map_structure(to_tensor, x)
-        self.y = map_structure(to_tensor, y)
-        self.sample_weight = map_structure(to_tensor, sample_weight)
+        self.x = map_structure(functools.partial(to_tensor, name="x"), x)
+        self.y = map_structure(functools.partial(to_tensor, name="y"), y)
+        self.sample_weight = map_structure(functools.partial(to_tensor, name="sample_weight"), sample_weight)
         counts = {
             name: n
             for name, data in (("x", self.x), ("y", self.y), ("sample_weight", self.sample_weight))
@@ -73,6 +75,12 @@ class ArrayDataAdapter:
                 f"Received: {described}. Pass arrays of equal length along the first axis."
             )
         self.num_samples = counts.get("x", 0)
+        if not self.num_samples:
+            shapes = [tuple(t.shape) for t in flatten(self.x)]
+            raise ValueError(
+                "Expected `x` to hold at least one sample. Received: x with 0 samples (shapes "
+                f"{shapes}). Check how the data was loaded or filtered, and pass a non-empty array."
+            )
         if class_weight is not None:
             self.sample_weight = class_weight_to_sample_weight(class_weight, self.y, self.sample_weight)
         self.batch_size = batch_size
@@ -144,6 +152,40 @@ class ArrayDataAdapter:
             )
 
 
+def check_class_weight(class_weight: Any) -> None:
+    """Raises unless `class_weight` maps class indices (ints >= 0) to numbers.
+
+    The adapters call it once when built, so a bad dict fails before the first step.
+
+    Example:
+        >>> check_class_weight({0: 1.0, 1: 5.0})
+        >>> check_class_weight({"cat": 1.0})
+        Traceback (most recent call last):
+        ...
+        TypeError: Expected the keys of `class_weight` to be class indices ...
+    """
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            "Expected `class_weight` to be a dict mapping class index to weight. "
+            f"Received: class_weight={class_weight!r} (of type {type(class_weight).__name__}). "
+            "Pass e.g. {0: 1.0, 1: 5.0}."
+        )
+    bad_keys = [k for k in class_weight if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0]
+    if bad_keys:
+        raise TypeError(
+            "Expected the keys of `class_weight` to be class indices (ints >= 0), the values "
+            f"`y` holds. Received: class_weight={class_weight!r} with keys {bad_keys!r} (of type "
+            f"{type(bad_keys[0]).__name__}). Map names to indices first, e.g. "
+            "{index: weight for index, weight in enumerate(weights)}."
+        )
+    bad_values = [v for v in class_weight.values() if isinstance(v, bool) or not isinstance(v, (int, float, np.number))]
+    if bad_values:
+        raise TypeError(
+            "Expected the values of `class_weight` to be numbers. "
+            f"Received: class_weight={class_weight!r} with values {bad_values!r}. Pass e.g. {{0: 1.0, 1: 5.0}}."
+        )
+
+
 def class_weight_to_sample_weight(
     class_weight: dict[int, float], y: Any, sample_weight: Any
 ) -> torch.Tensor:
@@ -153,12 +195,7 @@ def class_weight_to_sample_weight(
             "Expected a single target array `y` when `class_weight` is given. "
             f"Received: y with {len(flatten(y))} arrays. Use `sample_weight` for multi-output models."
         )
-    if not isinstance(class_weight, dict):
-        raise TypeError(
-            "Expected `class_weight` to be a dict mapping class index to weight. "
-            f"Received: class_weight={class_weight!r} (of type {type(class_weight).__name__}). "
-            "Pass e.g. {0: 1.0, 1: 5.0}."
-        )
+    check_class_weight(class_weight)
     target = flatten(y)[0]
     if target.dim() > 1 and target.shape[-1] > 1:
         classes = target.argmax(dim=-1)

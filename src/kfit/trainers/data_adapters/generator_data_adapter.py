@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
-from kfit.trainers.data_adapters.array_data_adapter import class_weight_to_sample_weight
+from kfit.trainers.data_adapters.array_data_adapter import check_class_weight, class_weight_to_sample_weight
+from kfit.trainers.data_adapters.batch_checks import BatchChecker
 from kfit.trainers.data_adapters.structures import map_structure, to_tensor, unpack_x_y_sample_weight
 
 __all__ = ["GeneratorDataAdapter"]
@@ -31,12 +33,23 @@ class GeneratorDataAdapter:
 
     def __init__(self, generator: Iterator[Any], class_weight: dict[int, float] | None = None) -> None:
         self.generator = generator
+        if class_weight is not None:
+            check_class_weight(class_weight)
         self.class_weight = class_weight
+        self.checker = BatchChecker("generator")
 
     def iter_pass(self) -> Iterator[Batch]:
-        for item in self.generator:
-            x, y, sw = unpack_x_y_sample_weight(item)
-            x, y, sw = (map_structure(to_tensor, d) for d in (x, y, sw))
-            if self.class_weight is not None:
-                sw = class_weight_to_sample_weight(self.class_weight, y, sw)
-            yield x, y, sw
+        for index, item in enumerate(self.generator):
+            yield self._convert(index, item)
+
+    def _convert(self, index: int, item: Any) -> Batch:
+        x, y, sw = unpack_x_y_sample_weight(item)
+        x, y, sw = _tensors(x, "x"), _tensors(y, "y"), _tensors(sw, "sample_weight")
+        self.checker.check(index, x, y)
+        if self.class_weight is not None:
+            sw = class_weight_to_sample_weight(self.class_weight, y, sw)
+        return x, y, sw
+
+
+def _tensors(data: Any, name: str) -> Any:
+    return map_structure(functools.partial(to_tensor, name=name), data)

@@ -54,11 +54,18 @@ def batch_size_of(x: Any) -> int:
     return int(x.shape[0]) if isinstance(x, torch.Tensor) else int(flatten(x)[0].shape[0])
 
 
-def to_tensor(value: Any) -> torch.Tensor:
+def to_tensor(value: Any, name: str = "x") -> torch.Tensor:
     """Converts an array-like leaf to a tensor, sharing memory where it can.
 
     float64 becomes the default float type (as Keras casts to floatx), so numpy's default
-    dtype does not silently run the model in double precision.
+    dtype does not silently run the model in double precision. `name` is the argument the
+    value came from, for the error a non-numeric array (strings, objects) gets.
+
+    Example:
+        >>> to_tensor(np.array(["a", "b"]), name="y")
+        Traceback (most recent call last):
+        ...
+        TypeError: Expected `y` to hold numbers ...
     """
     if isinstance(value, torch.Tensor):
         tensor = value
@@ -73,15 +80,36 @@ def to_tensor(value: Any) -> torch.Tensor:
             array = array.copy()
         if array.dtype == np.float64:
             array = array.astype(floatx())
-        elif array.dtype == object:
-            raise TypeError(
-                "Expected numeric arrays. Received: an array of dtype object "
-                f"(first element {array.flat[0]!r}). Convert the data to a numeric dtype first."
-            )
+        elif array.dtype.kind in _NON_NUMERIC_KINDS:
+            raise TypeError(_non_numeric_message(name, array))
         tensor = torch.from_numpy(array)
     if tensor.dtype == torch.float64:
         tensor = tensor.to(getattr(torch, floatx()))
     return tensor
+
+
+# numpy dtype kinds torch cannot hold: object, str, bytes, void (records), datetime, timedelta.
+_NON_NUMERIC_KINDS = frozenset("OUSVMm")
+
+
+def _non_numeric_message(name: str, array: np.ndarray) -> str:
+    first = array.flat[0] if array.size else None
+    if array.dtype.kind in "US":
+        fix = (
+            f"Encode the strings as numbers first, e.g. class indices with "
+            f"`classes, {name}_ids = np.unique({name}, return_inverse=True)`."
+        )
+    elif array.dtype.kind == "O":
+        fix = (
+            f"Convert it with `np.asarray({name}, dtype='float32')`; an object array usually means "
+            "rows of unequal length, None values or mixed types, which must be fixed first."
+        )
+    else:
+        fix = f"Convert it to a numeric dtype first, e.g. `{name}.astype('float32')`."
+    return (
+        f"Expected `{name}` to hold numbers (a numeric dtype such as float32 or int64). "
+        f"Received: {name} with dtype {array.dtype} (first element {first!r}). {fix}"
+    )
 
 
 def to_device(data: Any, device: torch.device) -> Any:
