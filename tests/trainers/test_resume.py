@@ -390,3 +390,35 @@ def test_epoch_backups_resume_with_the_next_shuffle_order(tmp_path, kwargs):
     assert _fit(model, [BackupAndRestore(tmp_path)], epochs=4, **kwargs).history == ref_history
     for a, b in zip(reference.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+class Saves(kfit.callbacks.Callback):
+    """Records the batches an `Every(n)` batch hook is called on, as ModelCheckpoint's save_freq."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.seen = n, []
+
+    def hook_filters(self):
+        return {"on_train_batch_end": kfit.callbacks.Every(self.n)}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append((self.epoch, batch))
+
+
+@pytest.mark.parametrize("crash_after", [5, 9])
+def test_every_n_batch_hooks_keep_their_rhythm_across_a_resume(tmp_path, crash_after):
+    # 7 batches per epoch: a period of 3 crosses epoch ends, and the backups (every 2) fall
+    # between its calls, so a counter restarted at the resume would call on other batches.
+    reference = Saves(3)
+    _fit(_model(), [reference], validation_data=None)
+    with pytest.raises(RuntimeError, match="crash"):
+        _fit(_model(), [BackupAndRestore(tmp_path, save_freq=2), Saves(3), Crash(after=crash_after)],
+             validation_data=None)
+    resumed = Saves(3)
+    _fit(_model(), [BackupAndRestore(tmp_path, save_freq=2), resumed], validation_data=None)
+    assert resumed.seen and resumed.seen == [s for s in reference.seen if s >= resumed.seen[0]]
+    assert resumed.seen[0] > (0, 0)

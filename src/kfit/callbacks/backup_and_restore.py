@@ -309,6 +309,7 @@ class BackupAndRestore(Callback):
             "epoch": epoch,
             "batch": batch,
             "stop_training": bool(getattr(model, "stop_training", False)),
+            "batches_seen": int(getattr(model, "_fit_batches_before_epoch", 0)) + batch,
             "iterator": pack(iterator.state(), "iterator", tensors) if iterator is not None else None,
             "rng": pack(capture_rng(model), "rng", tensors),
             "metrics": pack([m.get_state() for m in model.metrics], "metrics", tensors) if batch else None,
@@ -441,6 +442,7 @@ def _resume_point(state: dict[str, Any], extra: dict[str, torch.Tensor]) -> Resu
         metrics=state.get("metrics"),
         callbacks=state.get("callbacks"),
         stop_training=bool(state.get("stop_training", False)),
+        batches_seen=int(state["batches_seen"]) if "batches_seen" in state else None,
     )
     return point
 

@@ -151,6 +151,17 @@ class CallbackList(Callback):
             if any(f is not None for _, f in self._plan[hook]):
                 self._bind(hook)
 
+    def resume_batch_counts(self, batches_seen: int, last_batch: int) -> None:
+        """Sets the counters of the train batch hooks' filters (`Every(n)`) as an interrupted fit
+        left them: `batches_seen` batches since that fit began, the last at index `last_batch`
+        of the current epoch (-1 at an epoch's start). Called by `fit` when it resumes a backup.
+        """
+        for hook in _RUN_BATCH_HOOKS["on_train_begin"]:
+            for call in self._calls[hook]:
+                resume = getattr(call, "resume", None)
+                if resume is not None:
+                    resume(batches_seen, last_batch)
+
     def dispatches(self, hook: str) -> bool:
         """Whether `hook` calls any callback (one overrides it, and did not filter it `Never()`)."""
         return bool(self._calls[hook])

@@ -135,6 +135,14 @@ class Every(EventFilter):
                 seen = 0
                 method(batch, logs)
 
+        def resume(batches_seen: int, last_batch: int) -> None:
+            # A resumed fit continues the count of the interrupted one: `batches_seen` batches
+            # since the fit began, the last of them at index `last_batch` of the current epoch.
+            nonlocal seen, last
+            seen = batches_seen % every
+            last = last_batch
+
+        every_n_batches.resume = resume  # type: ignore[attr-defined]
         return every_n_batches
 
 

@@ -250,3 +250,5 @@ class ResumePoint:
     metrics: list[dict[str, Any]] | None = None
     callbacks: list[dict[str, Any]] | None = None
     stop_training: bool = False
+    # Train batches since the interrupted fit began: what `Every(n)` batch filters count.
+    batches_seen: int | None = None

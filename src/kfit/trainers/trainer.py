@@ -762,6 +762,9 @@ class Trainer(_MixinBase):
         """fit's epoch loop, from `initial_epoch` or from where a restored backup stopped."""
         training_logs: Logs = {}
         writer = self._backup_writer  # BackupAndRestore: writes after every hook has run
+        # Train batches of this fit before the current epoch: a backup records it, so that
+        # `Every(n)` batch hooks keep their rhythm across a resume.
+        self._fit_batches_before_epoch = 0
         if resume is not None:
             initial_epoch = resume.epoch
             if resume.stop_training:
@@ -785,6 +788,9 @@ class Trainer(_MixinBase):
                         metric.set_state(state)
                 if resume.rng is not None:
                     restore_rng(resume.rng, self)
+                if resume.batches_seen is not None:
+                    self._fit_batches_before_epoch = resume.batches_seen - start
+                    callbacks.resume_batch_counts(resume.batches_seen, start - 1)
                 resume = None
                 if train_iterator.exhausted:
                     train_iterator.warn_exhausted()
@@ -807,6 +813,7 @@ class Trainer(_MixinBase):
                     break
             if step < 0:
                 break  # the input ran dry before this epoch's first batch
+            self._fit_batches_before_epoch += step + 1 - start
             # Read the train means before validation, which resets the shared metrics.
             epoch_logs = self._epoch_logs(step_logs)
             if val_iterator is not None and _should_validate(epoch, validation_freq):
