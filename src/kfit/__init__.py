@@ -25,9 +25,7 @@ from kfit import (
     losses,
     metrics,
     models,
-    ops,
     optimizers,
-    random,
     regularizers,
     saving,
     utils,
@@ -37,6 +35,18 @@ from kfit.layers.symbolic import KerasTensor
 from kfit.models import Model, Sequential
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # `kfit.ops` and `kfit.random` (hundreds of functions) load on first use, which keeps
+    # `import kfit` fast; `from kfit import ops` and `kfit.ops.sum` both work.
+    if name in ("ops", "random"):
+        import importlib
+
+        module = importlib.import_module(f"kfit.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'kfit' has no attribute {name!r}")
 
 __all__ = [
     "Input",

@@ -352,3 +352,19 @@ def test_empty_arrays_raise(method):
     with pytest.raises(ValueError, match=r"`x` to hold at least one sample.*Received: x with 0 samples.*non-empty"):
         getattr(model, method)(*args, **kwargs)
     guard.check()
+
+
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_out_of_range_labels_of_one_output_among_several_are_named_before_any_step(as_dict):
+    inputs = kfit.Input(shape=(4,))
+    cls = kfit.layers.Dense(3, name="cls")(inputs)
+    reg = kfit.layers.Dense(1, name="reg")(inputs)
+    model = kfit.Model(inputs, [cls, reg])
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"], metrics=[["accuracy"], []])
+    before = [w.copy() for w in model.get_weights()]
+    x = np.ones((8, 4), "float32")
+    labels, targets = np.array([0, 1, 2, 3, 0, 1, 2, 0]), np.zeros((8, 1), "float32")
+    y = {"cls": labels, "reg": targets} if as_dict else [labels, targets]
+    with pytest.raises(ValueError, match=r"y\['cls'\].*\[0, 3\).*label 3.*output 'cls'"):
+        model.fit(x, y, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

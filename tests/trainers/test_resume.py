@@ -422,3 +422,65 @@ def test_every_n_batch_hooks_keep_their_rhythm_across_a_resume(tmp_path, crash_a
     _fit(_model(), [BackupAndRestore(tmp_path, save_freq=2), resumed], validation_data=None)
     assert resumed.seen and resumed.seen == [s for s in reference.seen if s >= resumed.seen[0]]
     assert resumed.seen[0] > (0, 0)
+
+
+class _CountingDataset(torch.utils.data.Dataset):
+    def __init__(self):
+        self.loads = 0
+
+    def __len__(self):
+        return len(X)
+
+    def __getitem__(self, index):
+        self.loads += 1
+        return torch.from_numpy(X[index]), int(Y[index])
+
+
+class _StatefulLoader(torch.utils.data.DataLoader):
+    """The `state_dict`/`load_state_dict` protocol of torchdata's StatefulDataLoader, in small:
+    its saved position is the batches yielded, and a loaded one skips their indices unloaded."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._yielded, self._skip = 0, 0
+
+    def state_dict(self):
+        return {"yielded": self._yielded, "pass_rng": self._pass_rng}
+
+    def load_state_dict(self, state):
+        self._skip = int(state["yielded"])
+        self._pass_rng = torch.as_tensor(state["pass_rng"], dtype=torch.uint8)
+
+    def __iter__(self):
+        skip, self._skip = self._skip, 0
+        if skip:
+            # Rewind the sampler to its pass start: draw the same order, load only what is left.
+            self.generator.set_state(self._pass_rng)
+        else:
+            self._pass_rng = self.generator.get_state()
+        order = list(torch.utils.data.BatchSampler(
+            torch.utils.data.RandomSampler(self.dataset, generator=self.generator), self.batch_size, False))
+        self._yielded = skip
+        for indices in order[skip:]:
+            self._yielded += 1
+            yield self.collate_fn([self.dataset[i] for i in indices])
+
+
+def test_a_stateful_data_loader_resumes_from_its_own_position_without_reloading(tmp_path):
+    def loader():
+        generator = torch.Generator().manual_seed(5)
+        return _StatefulLoader(_CountingDataset(), batch_size=16, generator=generator)
+
+    reference = _model()
+    reference.fit(loader(), epochs=2, verbose=0)
+    model = _model()
+    with pytest.raises(RuntimeError, match="crash"):
+        model.fit(loader(), epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path, save_freq=2), Crash(after=5)])
+    model = _model()
+    data = loader()
+    model.fit(data, epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path, save_freq=2)])
+    for a, b in zip(reference.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # 7 batches per epoch: the 4 done before the backup were not loaded again (the one batch
+    # loaded twice is the first, peeked at fit start to check the data before the backup is read).
+    assert data.dataset.loads == 2 * len(X) - 4 * 16 + 16

@@ -366,6 +366,31 @@ def _is_sparse(fn: Any) -> bool:
     return inner is losses_module.sparse_categorical_crossentropy
 
 
+def sparse_outputs(
+    compiled_loss: CompileLoss | None, compiled_metrics: CompileMetrics | None
+) -> dict[int, int | None]:
+    """For a multi-output model: the outputs whose loss or metric takes sparse labels (class
+    indices), each with its loss's `ignore_class`.
+
+    Example:
+        >>> loss = CompileLoss(["sparse_categorical_crossentropy", "mse"])
+        >>> _ = loss([torch.tensor([0, 1]), torch.zeros(2, 1)], [torch.zeros(2, 3), torch.zeros(2, 1)])
+        >>> sparse_outputs(loss, None)
+        {0: None}
+    """
+    found: dict[int, int | None] = {}
+    if compiled_loss is not None and compiled_loss.built and compiled_loss.names is not None:
+        for index, fn in enumerate(compiled_loss._losses):
+            if fn is not None and _is_sparse(fn):
+                fn_kwargs = getattr(fn, "fn_kwargs", None)
+                found[index] = fn_kwargs.get("ignore_class") if isinstance(fn_kwargs, dict) else None
+    if compiled_metrics is not None and compiled_metrics.built:
+        for metric, output, _ in compiled_metrics._entries:
+            if output is not None and _is_sparse(metric):
+                found.setdefault(output, None)
+    return found
+
+
 def sparse_label_users(compiled_loss: CompileLoss | None, compiled_metrics: CompileMetrics | None) -> (
         tuple[bool, int | None]):
     """Whether a built single-output loss or metric takes sparse labels (class indices), and the

@@ -33,7 +33,9 @@ class EpochIterator:
     new process restores those RNG states, starts the pass again and skips the batches
     already taken. For arrays the skip only slices the permutation; for a `DataLoader`
     (which draws its shuffle order and worker seeds from torch's RNG) or a `Dataset` the
-    skipped batches are loaded and discarded, so a resume costs up to one pass of loading.
+    skipped batches are loaded and discarded, so a resume costs up to one pass of loading;
+    a loader that saves its own position (torchdata's `StatefulDataLoader`, with
+    `state_dict`/`load_state_dict`) is resumed from that instead, loading nothing twice.
     A generator cannot be replayed: its skipped batches are drawn from it again, which
     gives the same batches only if the generator itself restarts at the same place.
 
@@ -134,7 +136,19 @@ class EpochIterator:
             state["pass_position"] = self._pass_position
             state["pass_rng"] = {"global": global_rng_to_json(self._pass_rng["global"])}
             state["pass_rng"]["adapter"] = list(self._pass_rng["adapter"])
+            loader = self._stateful_loader()
+            if loader is not None and self._held is None:
+                # torchdata's StatefulDataLoader knows its own position: resuming from it
+                # skips the consumed batches without loading them.
+                state["loader_state"] = loader.state_dict()
         return state
+
+    def _stateful_loader(self) -> Any:
+        """The adapter's DataLoader when it can save and load its position (`state_dict`)."""
+        loader = getattr(self.adapter, "loader", None)
+        if callable(getattr(loader, "state_dict", None)) and callable(getattr(loader, "load_state_dict", None)):
+            return loader
+        return None
 
     def resume(self, state: dict[str, Any]) -> None:
         """Puts the iterator where `state()` was taken: same pass order, same next batch.
@@ -155,6 +169,12 @@ class EpochIterator:
         restore_global_rng(rng["global"])
         for generator, saved in zip(self._generators(), rng.get("adapter") or []):
             generator.set_state(torch.as_tensor(saved, dtype=torch.uint8))
+        loader = self._stateful_loader()
+        if loader is not None and state.get("loader_state") is not None:
+            loader.load_state_dict(state["loader_state"])
+            self._start_pass()
+            self._pass_position = int(state["pass_position"])
+            return
         current = self._start_pass()
         # The pass's first batch is taken now even when none was done: an array pass draws
         # its permutation lazily, and must do so from these RNG states, not the later ones.

@@ -16,14 +16,13 @@ puts them back.
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-
-from kfit.random.seed_generator import SeedGenerator
 
 __all__ = [
     "ResumePoint",
@@ -128,6 +127,17 @@ def restore_global_rng(state: Mapping[str, Any]) -> None:
             torch.cuda.set_rng_state_all([torch.as_tensor(s, dtype=torch.uint8) for s in cuda])
 
 
+class _NoSeedGenerator:
+    """Stands for `SeedGenerator` while `kfit.random` is not imported: no instance exists then."""
+
+
+def _seed_generator_type() -> Any:
+    # Looked up rather than imported: `kfit.random` (and `kfit.ops` behind it) loads only when
+    # a user imports it, which keeps `import kfit` fast.
+    module = sys.modules.get("kfit.random.seed_generator")
+    return getattr(module, "SeedGenerator", _NoSeedGenerator)
+
+
 def _owned_generators(model: torch.nn.Module | None) -> list[tuple[str, torch.nn.Module, str, Any]]:
     """`(key, module, attribute, value)` for each generator a layer holds (or may create)."""
     if model is None:
@@ -135,7 +145,7 @@ def _owned_generators(model: torch.nn.Module | None) -> list[tuple[str, torch.nn
     found = []
     for name, module in model.named_modules():
         for attr, value in vars(module).items():
-            if isinstance(value, (torch.Generator, SeedGenerator)) or (
+            if isinstance(value, (torch.Generator, _seed_generator_type())) or (
                 value is None and attr == "_generator"
             ):
                 found.append((f"{name}:{attr}", module, attr, value))
@@ -164,8 +174,9 @@ def capture_rng(model: torch.nn.Module | None = None) -> dict[str, Any]:
     """
     state = global_rng_to_json(capture_global_rng())
     layers: dict[str, Any] = {}
+    seed_generator = _seed_generator_type()
     for key, _, _, value in _owned_generators(model):
-        if isinstance(value, SeedGenerator):
+        if isinstance(value, seed_generator):
             layers[key] = {"seed": value.seed, "counter": value.counter}
         elif isinstance(value, torch.Generator):
             layers[key] = {"device": str(value.device), "state": value.get_state()}
@@ -186,11 +197,12 @@ def restore_rng(state: Mapping[str, Any], model: torch.nn.Module | None = None) 
     """
     restore_global_rng(state)
     saved = state.get("layers", {})
+    seed_generator = _seed_generator_type()
     for key, module, attr, value in _owned_generators(model):
         if key not in saved:
             continue
         entry = saved[key]
-        if isinstance(value, SeedGenerator):
+        if isinstance(value, seed_generator):
             value.seed, value.counter = int(entry["seed"]), int(entry["counter"])
         elif entry is None:
             # Not created yet at backup time: the layer creates it from its seed, as it did.

@@ -28,6 +28,7 @@ from kfit.trainers.compile_utils import (
     CompileMetrics,
     check_compile_arguments,
     sparse_label_users,
+    sparse_outputs,
 )
 from kfit.trainers.data_adapters import (
     ArrayDataAdapter,
@@ -547,7 +548,11 @@ class Trainer(_MixinBase):
             )
         metrics = self._compile_metrics
         built = self._compile_loss.built and (metrics is None or metrics.built)
-        if built and not sparse_label_users(self._compile_loss, metrics)[0]:
+        if (
+            built
+            and not sparse_label_users(self._compile_loss, metrics)[0]
+            and not sparse_outputs(self._compile_loss, metrics)
+        ):
             return  # a later fit of the same compiled model: nothing left to check
         if any(getattr(m, "stateful", False) is True for m in self.modules()):
             return  # a forward pass would advance a stateful layer's carried state
@@ -569,8 +574,11 @@ class Trainer(_MixinBase):
 
     def _check_sparse_labels(self, iterator: EpochIterator, y: Any, y_pred: Any) -> None:
         """Labels for sparse categorical losses and metrics must lie in [0, outputs)."""
+        if isinstance(y_pred, (list, tuple, dict)):
+            self._check_sparse_labels_per_output(y, y_pred)
+            return
         if not isinstance(y, torch.Tensor) or not isinstance(y_pred, torch.Tensor) or y_pred.dim() < 2:
-            return  # several outputs: left to torch's own error
+            return
         if y.dim() > 2 or (y.dim() == 2 and y.shape[-1] != 1):
             return  # not class indices (one-hot, or per-timestep labels)
         sparse, ignore_class = sparse_label_users(self._compile_loss, self._compile_metrics)
@@ -582,6 +590,24 @@ class Trainer(_MixinBase):
         checker = getattr(iterator.adapter, "checker", None)
         if checker is not None:
             checker.label_range = (num_classes, ignore_class)
+
+    def _check_sparse_labels_per_output(self, y: Any, y_pred: Any) -> None:
+        # Several outputs: each one with a sparse loss or metric is checked against its own
+        # number of classes (on the first batch, or the whole arrays).
+        loss = self._compile_loss
+        names = getattr(loss, "names", None)
+        if names is None:
+            return
+        for index, ignore_class in sparse_outputs(loss, self._compile_metrics).items():
+            name = names[index]
+            labels = _output_of(y, names, index)
+            logits = _output_of(y_pred, names, index)
+            if not isinstance(labels, torch.Tensor) or not isinstance(logits, torch.Tensor) or logits.dim() < 2:
+                continue
+            if labels.dim() > 2 or (labels.dim() == 2 and labels.shape[-1] != 1):
+                continue
+            check_label_range(labels, int(logits.shape[-1]), ignore_class, where=f"the targets of output {name!r}",
+                              name=f"y[{name!r}]")
 
     def _first_x_y(self, iterator: EpochIterator) -> tuple[Any, Any]:
         """The inputs and targets to check: the whole arrays, or the first batch held back."""
@@ -1077,6 +1103,15 @@ def _sample_shapes(x: Any) -> list[tuple[int, ...]]:
 def _first_device(data: Any) -> torch.device:
     leaves = [t for t in flatten(data) if isinstance(t, torch.Tensor)]
     return leaves[0].device if leaves else torch.device("cpu")
+
+
+def _output_of(data: Any, names: list[str], index: int) -> Any:
+    """One output's entry of a list, tuple or dict (keyed by output name) of targets/outputs."""
+    if isinstance(data, dict):
+        return data.get(names[index])
+    if isinstance(data, (list, tuple)) and index < len(data):
+        return data[index]
+    return None
 
 
 def _should_validate(epoch: int, validation_freq: int | Sequence[int]) -> bool:
