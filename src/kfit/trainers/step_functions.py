@@ -34,7 +34,7 @@ from kfit.layers.layer import losses_in_use
 from kfit.trainers.data_adapters import batch_size_of, pack_x_y_sample_weight
 from kfit.trainers.fast_path import FastPath
 
-__all__ = ["StepFunction", "make_step_function", "uses_builtin_step"]
+__all__ = ["StepFunction", "make_step_function", "sum_of_losses", "uses_builtin_step"]
 
 Batch = tuple[Any, Any, Any]
 StepFunction = Callable[[Batch], Any]
@@ -152,12 +152,20 @@ def _test_function(model: Any) -> StepFunction:
     return test_step
 
 
+def sum_of_losses(values: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+    """A model's own losses (`add_loss` values, regularizer losses) as one scalar of `dtype`.
+
+    Example:
+        >>> float(sum_of_losses([torch.tensor([1.0, 2.0]), torch.tensor(0.5)], torch.float32))
+        3.5
+    """
+    return torch.stack([v.to(dtype).sum() for v in values]).sum()
+
+
 def _with_model_losses(model: Any, loss: torch.Tensor) -> torch.Tensor:
     # What `Trainer.compute_loss` adds: the layers' `add_loss` values and regularizer losses.
     extra = model.losses
-    if not extra:
-        return loss
-    return loss + torch.stack([v.to(loss.dtype).sum() for v in extra]).sum()
+    return loss + sum_of_losses(extra, loss.dtype) if extra else loss
 
 
 def _predict_function(model: Any) -> StepFunction:

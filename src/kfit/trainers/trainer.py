@@ -45,7 +45,7 @@ from kfit.trainers.data_adapters import (
 from kfit.trainers.epoch_iterator import EpochIterator
 from kfit.trainers.logs import BatchLogs
 from kfit.trainers.resume import ResumePoint, restore_rng
-from kfit.trainers.step_functions import StepFunction, make_step_function, uses_builtin_step
+from kfit.trainers.step_functions import StepFunction, make_step_function, sum_of_losses, uses_builtin_step
 
 if TYPE_CHECKING:
     # To the type checker the mixin is the `Layer` that `kfit.Model` combines it with, so that
@@ -365,7 +365,7 @@ class Trainer(_MixinBase):
         # Keras adds the model's own losses (`add_loss`, weight and activity regularizers).
         extra = self.losses if losses_in_use() else []
         if extra:
-            losses.append(torch.stack([v.float().sum() for v in extra]).sum())
+            losses.append(sum_of_losses(extra, losses[0].dtype if losses else torch.get_default_dtype()))
         if not losses:
             raise ValueError(
                 "Expected a loss to compute. Received: compile(loss=None) and no losses added by "
