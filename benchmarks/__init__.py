@@ -13,6 +13,8 @@ Where things are:
 - `measure.py`: how time is taken: alternating pairs in one process, medians and spreads, the
   callback-overhead runs (W3), the dispatch micro-benchmark, import times and sync counts;
 - `report.py`: the machine description, the markdown table and the plot;
+- `ddp.py`, `ddp_worker.py`: the `ddp` section, W2 data-parallel under `torchrun` on 1 and 2
+  processes against a hand-written DistributedDataParallel loop (the worker runs in each process);
 - `run.py`: the command line that ties them together;
 - `profile.py`: a call-tree profile of one side of a workload, for finding where time goes.
 """

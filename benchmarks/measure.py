@@ -12,9 +12,11 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -158,11 +160,14 @@ def time_alternating(
     threads: int,
     device: str | torch.device = "cpu",
     progress: Callable[[str], None] | None = None,
+    barrier: Callable[[], None] | None = None,
 ) -> Timings:
     """Times one epoch of each runner per round, for `pairs` rounds after one warm-up epoch.
 
     The order of the sides is reversed every other round. Threads are set again before every
-    epoch, in case a peer library changes them.
+    epoch, in case a peer library changes them. `barrier`, when given, is called just before
+    the clock starts and just before it stops: in data-parallel runs, a wait for every process,
+    so that each epoch is timed from the moment all of them start it until all of them end it.
 
     Example:
         >>> class Sleep:
@@ -184,9 +189,13 @@ def time_alternating(
             # Garbage left by the previous side is collected now, not inside this side's epoch.
             gc.collect()
             _sync(device)
+            if barrier is not None:
+                barrier()
             start = time.perf_counter()
             timings.logs[name] = runners[name].epoch()
             _sync(device)
+            if barrier is not None:
+                barrier()
             timings.seconds[name].append(time.perf_counter() - start)
         if progress is not None:
             sides = ", ".join(f"{n} {timings.seconds[n][-1] / steps * 1e3:.3f} ms/step" for n in names)
@@ -324,8 +333,16 @@ def import_times(modules: Sequence[str], repeats: int) -> dict[str, dict[str, An
     env = dict(os.environ)
     src = str(Path(kfit.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    # Timed as users import an installed package: with its bytecode compiled (pip compiles it
+    # at install). With PYTHONDONTWRITEBYTECODE set (as on some CI machines) an editable
+    # checkout would be recompiled on every import, which torch, installed, is not.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    cache = tempfile.mkdtemp(prefix="kfit-bench-pycache-")
+    env["PYTHONPYCACHEPREFIX"] = cache
     seconds: dict[str, list[float]] = {m: [] for m in modules}
     heavy: dict[str, list[str]] = {}
+    for module in modules:  # compiles the bytecode into the cache
+        subprocess.run([sys.executable, "-c", f"import {module}"], env=env, capture_output=True, check=True)
     for _ in range(repeats):
         for module in modules:
             code = _IMPORT_PROBE.format(module=module, heavy=HEAVY_MODULES)
@@ -333,6 +350,7 @@ def import_times(modules: Sequence[str], repeats: int) -> dict[str, dict[str, An
             probe = json.loads(out.stdout.strip().splitlines()[-1])
             seconds[module].append(probe["seconds"])
             heavy[module] = probe["heavy"]
+    shutil.rmtree(cache, ignore_errors=True)
     return {m: {"seconds": Spread.of(seconds[m]), "heavy": heavy[m]} for m in modules}
 
 

@@ -14,6 +14,7 @@ suite times it as a separate side, `plain+torch.optim`, built with `torch_optimi
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,7 +24,7 @@ from torch.nn import functional as F
 
 from benchmarks.workloads import CNN_CHANNELS, EMBEDDING_DIM, LSTM_UNITS, VOCABULARY
 
-__all__ = ["PLAIN_BUILDERS", "KerasAdam", "KerasRMSprop", "PlainLoop", "torch_optimizer"]
+__all__ = ["PLAIN_BUILDERS", "ConfusionLoop", "KerasAdam", "KerasRMSprop", "PlainLoop", "torch_optimizer"]
 
 
 class KerasRMSprop:
@@ -343,10 +344,85 @@ def plain_lstm(x: Any, y: Any, batch_size: int, device: str | torch.device = "cp
     return PlainLoop(net, opt, _bce_probabilities, _binary_hits, "accuracy", x, y, batch_size, device)
 
 
+AUC_THRESHOLDS = 200  # Keras's AUC default
+
+
+class ConfusionLoop(PlainLoop):
+    """W12's hand loop: `PlainLoop` with accuracy, AUC, precision and recall kept on the device.
+
+    Per step it updates what Keras's metrics need and nothing more: the hit count, a
+    `(label, bucket)` histogram of the scores over AUC's 200 thresholds (one `bincount`),
+    and the true positives, predicted positives and actual positives at 0.5 (shared by
+    precision and recall). Everything is read back once per epoch, where the AUC is summed.
+
+    Example:
+        >>> import numpy as np
+        >>> x, y = np.random.rand(8, 784).astype("float32"), np.eye(10, dtype="float32")[np.arange(8)]
+        >>> sorted(plain_mlp_confusion(x, y, batch_size=4).epoch())
+        ['AUC', 'Precision', 'Recall', 'accuracy', 'loss']
+    """
+
+    def epoch(self) -> dict[str, float]:
+        model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
+        x, y, bs, dev = self.x, self.y, self.batch_size, self.device
+        n, buckets = x.shape[0], AUC_THRESHOLDS - 1
+        order = torch.randperm(n, device=dev)
+        loss_sum = torch.zeros((), device=dev)
+        hits = torch.zeros((), dtype=torch.int64, device=dev)
+        histogram = torch.zeros(2 * buckets, dtype=torch.int64, device=dev)
+        at_half = torch.zeros(3, dtype=torch.int64, device=dev)  # tp, predicted positive, positive
+        model.train()
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+            pred = model(xb)
+            loss = loss_fn(pred, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                p = pred.detach()
+                loss_sum.add_(loss.detach(), alpha=idx.shape[0])
+                hits.add_((p.argmax(1) == yb.argmax(1)).sum())
+                flat, positive = p.reshape(-1), yb.reshape(-1) > 0
+                # Bucket b holds scores in (t_b, t_{b+1}] of thresholds [-eps, 1/199, ..., 1+eps].
+                bucket = (flat.clamp(0, 1) * buckets).ceil().long().clamp_(min=1) - 1
+                histogram.add_(torch.bincount(bucket + buckets * positive, minlength=2 * buckets))
+                above = flat > 0.5
+                at_half.add_(torch.stack(((above & positive).sum(), above.sum(), positive.sum())))
+        # The one device->host read of the epoch.
+        loss_total, hit_total, *rest = torch.cat((torch.stack((loss_sum, hits.double())),
+                                                   histogram.double(), at_half.double())).tolist()
+        negatives, positives = rest[:buckets], rest[buckets : 2 * buckets]
+        tp_half, predicted, actual = rest[2 * buckets :]
+        # Counts above each threshold: a reversed cumulative sum, and 0 above 1 + eps.
+        tp = [*reversed([*itertools.accumulate(reversed(positives))]), 0.0]
+        fp = [*reversed([*itertools.accumulate(reversed(negatives))]), 0.0]
+        tpr = [v / tp[0] if tp[0] else 0.0 for v in tp]
+        fpr = [v / fp[0] if fp[0] else 0.0 for v in fp]
+        auc = sum((fpr[i] - fpr[i + 1]) * (tpr[i] + tpr[i + 1]) / 2 for i in range(buckets))
+        return {"loss": loss_total / n, "accuracy": hit_total / n, "AUC": auc,
+                "Precision": tp_half / predicted if predicted else 0.0,
+                "Recall": tp_half / actual if actual else 0.0}
+
+
+def plain_mlp_confusion(x: Any, y: Any, batch_size: int, device: str | torch.device = "cpu",
+                        with_torch_optim: bool = False) -> PlainLoop:
+    """W12 by hand: W2's network with a softmax, Keras Adam, clipped CCE on one-hot targets,
+    and the confusion counts of `ConfusionLoop`."""
+    net = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 10), torch.nn.Softmax(dim=1),
+    )
+    opt = torch_optimizer("W12", net.parameters()) if with_torch_optim else KerasAdam(net.parameters())
+    return ConfusionLoop(net, opt, _cce_probabilities, _one_hot_hits, "accuracy", x, y, batch_size, device)
+
+
 PLAIN_BUILDERS: dict[str, Callable[..., PlainLoop]] = {
     "W1": plain_guide, "W2": plain_mlp, "W4": plain_cnn, "W5": plain_softmax, "W6": plain_binary,
     "W7": plain_softmax_probabilities, "W8": plain_one_hot,
     # W9 is W2 with the guide's custom train_step on kfit's side: the same hand loop.
     "W9": plain_mlp,
-    "W10": plain_mnist_convnet, "W11": plain_lstm,
+    "W10": plain_mnist_convnet, "W11": plain_lstm, "W12": plain_mlp_confusion,
 }

@@ -15,10 +15,13 @@ import torch
 import kfit
 from benchmarks.measure import Spread, Timings
 
-__all__ = ["Results", "TrainingRow", "load_average", "machine_info", "plot_ratios", "render_markdown"]
+__all__ = [
+    "DataParallelResult", "Results", "TrainingRow", "load_average", "machine_info", "plot_ratios", "render_markdown",
+]
 
 IMPORT_GOAL_S = 0.2
 DISPATCH_GOAL_US = 0.1
+DDP_GOAL = 1.05
 
 
 def _cpu_model() -> str:
@@ -78,6 +81,51 @@ class TrainingRow:
 
 
 @dataclass
+class DataParallelResult:
+    """The `ddp` section: one workload under torchrun on 1 and 2 processes, kfit and a hand DDP loop.
+
+    `runs` maps a process count to one `Timings` per launch (sides `plain` and `kfit`, epoch
+    seconds on rank 0, `steps` global steps per epoch). Launch `i` of every count belongs to
+    round `i`, which the scaling figures pair up.
+
+    Example:
+        >>> one = Timings(steps=10, seconds={"plain": [1.0, 1.0], "kfit": [1.0, 1.1]})
+        >>> two = Timings(steps=10, seconds={"plain": [0.625, 0.625], "kfit": [0.6, 0.7]})
+        >>> r = DataParallelResult("W2", "cpu", "gloo", 128, {1: [one], 2: [two]})
+        >>> r.steps_per_second(1, "plain").median, r.efficiency("plain").median
+        (10.0, 0.8)
+    """
+
+    workload: str
+    device: str
+    backend: str
+    batch_size: int
+    runs: dict[int, list[Timings]]
+    goal: float = DDP_GOAL
+
+    def pooled(self, processes: int) -> Timings:
+        """Every launch's pairs on `processes` processes together."""
+        launches = self.runs[processes]
+        merged = launches[0]
+        for part in launches[1:]:
+            merged = merged.merged(part)
+        return merged
+
+    def steps_per_second(self, processes: int, side: str) -> Spread:
+        """Global steps per second of `side`: median [min, max] over the pooled pairs."""
+        t = self.pooled(processes)
+        return Spread.of([t.steps / s for s in t.seconds[side]])
+
+    def efficiency(self, side: str) -> Spread:
+        """`t(1) / (2 * t(2))` per round, from each launch's median epoch time; over the rounds.
+
+        With the global batch fixed, 1.0 means two processes halve the time per global step.
+        """
+        rounds = zip(self.runs[1], self.runs[2])
+        return Spread.of([one.ms_per_step(side) / (2 * two.ms_per_step(side)) for one, two in rounds])
+
+
+@dataclass
 class Results:
     """Everything one run measured; the sections it skipped stay None."""
 
@@ -88,6 +136,7 @@ class Results:
     dispatch: dict[int, dict[str, Spread]] | None = None
     imports: dict[str, dict[str, Any]] | None = None
     syncs: dict[str, dict[str, float]] | None = None
+    ddp: DataParallelResult | None = None
     peers: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     load_before: str = "n/a"
@@ -246,11 +295,64 @@ def render_markdown(results: Results) -> str:
             f"Goal: 0 per step: {_met(ok)}.",
             "",
         ]
+    if results.ddp is not None:
+        out += _ddp_section(results.ddp)
     if results.training:
         out += ["![kfit and peers against the hand-written loop](ratios.png)", ""]
     if results.notes:
         out += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
     return "\n".join(out)
+
+
+def _ddp_section(r: DataParallelResult) -> list[str]:
+    launches = len(r.runs[1])
+    rows = []
+    for n in sorted(r.runs):
+        t = r.pooled(n)
+        ratio = t.ratio("kfit")
+        rows.append([str(n), r.backend, str(t.steps), _us(r.steps_per_second(n, "plain"), 1),
+                     _us(r.steps_per_second(n, "kfit"), 1), _ratio(ratio), f"≤ {r.goal:.2f}×",
+                     _met(ratio.median <= r.goal)])
+    scaling = []
+    for side in ("plain", "kfit"):
+        e = r.efficiency(side)
+        scaling.append([side, _ratio(e.scaled(2.0)), _us(e)])
+    relative = r.efficiency("kfit").median / r.efficiency("plain").median
+    unit = "one GPU per process" if r.device == "cuda" else "one torch thread per process"
+    return [
+        f"## Data-parallel training ({r.workload.split(':')[0]} under torchrun, {r.backend})",
+        "",
+        (
+            f"{r.workload}, launched with `torchrun --standalone` on 1 and on 2 processes "
+            f"({r.device}, {r.backend}, {unit}, whatever `--threads` says). The global batch is "
+            f"{r.batch_size} rows on any number of processes: on 2, each process takes a "
+            "contiguous half of every global batch and DistributedDataParallel averages the "
+            "gradients. kfit runs `fit(x, y, batch_size="
+            f"{r.batch_size}, shuffle=True, verbose=0)`; the hand-written loop is W2's plain loop "
+            "with its model in DistributedDataParallel, each process slicing its half of each "
+            "global batch from a permutation that a common seed makes the same everywhere (on 1 "
+            "process, the plain loop as it is, and kfit's single-process fit). The sides alternate "
+            "epoch by epoch in the same processes, after an untimed warm-up epoch each; every "
+            "epoch is timed on rank 0 between two barriers. Steps/s are global steps per second, "
+            f"median [min – max] over the pairs of all {launches} launch(es) per process count; the "
+            "ratio is kfit's epoch time / the hand loop's in the same pair."
+        ),
+        "",
+        *_table(["processes", "backend", "global steps/epoch", "hand loop steps/s", "kfit steps/s",
+                 "kfit / hand time per step", "goal", "met"], rows),
+        (
+            "Scaling with the global batch fixed: a global step is the same work on 1 or 2 "
+            "processes, so what 2 processes gain shows as a shorter time per global step t. "
+            "Speed-up = t(1 process) / t(2 processes); scaling efficiency = t(1) / (2 × t(2)), "
+            "1.00 when two processes halve the step time and 0.50 when they gain nothing. Each "
+            "round's figure uses the median epoch time of that round's two launches; median "
+            "[min – max] over rounds."
+        ),
+        "",
+        *_table(["side", "speed-up, 1 → 2 processes", "scaling efficiency"], scaling),
+        f"kfit's scaling efficiency / the hand loop's: {relative:.2f}.",
+        "",
+    ]
 
 
 def plot_ratios(results: Results, path: Path) -> str | None:

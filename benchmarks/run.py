@@ -1,8 +1,10 @@
 """`python -m benchmarks.run`: runs the selected benchmarks and writes RESULTS.md and ratios.png.
 
-Sections (pick with `--workloads`, default all): W1, W2, W4 to W11 (training time against the
+Sections (pick with `--workloads`, default all): W1, W2, W4 to W12 (training time against the
 plain loop, and peers), W3 (callback overhead and the dispatch micro-benchmark), import (import
-time), syncs (host syncs per step), gpu (W1 and W2 on CUDA, only when a GPU is present).
+time), syncs (host syncs per step), gpu (W1 and W2 on CUDA, only when a GPU is present), memmap
+(W1's model trained on np.memmap arrays against a hand loop reading the same maps), ddp (W2
+data-parallel under torchrun on 1 and 2 processes, kfit against a hand-written DDP loop).
 
 Example:
     $ python -m benchmarks.run --quick --workloads W1,W3
@@ -23,13 +25,16 @@ from pathlib import Path
 import torch
 
 import kfit
-from benchmarks import measure, peers, report
+from benchmarks import ddp, measure, memmap_stream, peers, report
 from benchmarks.plain_loops import PLAIN_BUILDERS
 from benchmarks.workloads import WORKLOADS, Workload
 
-SECTIONS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "import", "syncs", "gpu")
+SECTIONS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "import", "syncs", "gpu",
+            "memmap", "ddp")
 JIT_SIDE = "kfit jit_compile"
 GPU_WORKLOADS = ("W1", "W2")
+# Of the peers only Keras has W12's metrics; Lightning and Poutyne would time accuracy alone.
+KERAS_ONLY = ("W12",)
 
 
 def _say(text: str) -> None:
@@ -44,7 +49,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=None,
                         help="alternating pairs per comparison in each process (default 3, quick 3)")
     parser.add_argument("--processes", type=int, default=None,
-                        help="fresh processes per training workload, their pairs pooled (default 3, quick 1)")
+                        help="fresh processes per training workload, their pairs pooled; for ddp, torchrun "
+                             "launches per process count (default 3, quick 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads for every side (default: torch's default, "
                              f"{torch.get_num_threads()} here); 1 steadies timings on a busy machine")
@@ -122,6 +128,8 @@ def training_row(w: Workload, args: argparse.Namespace, device: str, peer_names:
     rows = _rows(w, args)
     x, y = w.make_data(rows)
     steps = math.ceil(rows / w.batch_size)
+    if w.key in KERAS_ONLY:
+        peer_names = [n for n in peer_names if n == "Keras"]
     runners: dict[str, measure.Runner] = {
         "plain": PLAIN_BUILDERS[w.key](x, y, w.batch_size, device),
         "kfit": measure.FitRunner(w.build(kfit).to(device), x, y, w.batch_size),
@@ -219,7 +227,7 @@ def run(args: argparse.Namespace) -> report.Results:
         if missing:
             results.notes.append(f"Not installed, so not run: {', '.join(missing)}.")
 
-    for key in ("W1", "W2", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11"):
+    for key in ("W1", "W2", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12"):
         if key in args.sections:
             results.training.append(training_row_in_processes(WORKLOADS[key], args, "cpu", peer_names))
 
@@ -239,6 +247,17 @@ def run(args: argparse.Namespace) -> report.Results:
                 results.training.append(training_row_in_processes(WORKLOADS[key], args, "cuda", ()))
         else:
             results.notes.append("No CUDA device: the GPU rows (W1, W2 on CUDA) were skipped.")
+
+    if "memmap" in args.sections:
+        w = WORKLOADS["W1"]
+        results.training.append(memmap_stream.memmap_row(w, _rows(w, args), args.pairs, args.threads, progress=_say))
+
+    if "ddp" in args.sections:
+        w = WORKLOADS["W2"]
+        # Launches (fresh process groups) play the part of --processes; rows per epoch are
+        # fewer with --quick, since every launch also pays for starting its interpreters.
+        rows = args.rows or (ddp.QUICK_ROWS if args.quick else w.rows)
+        results.ddp = ddp.time_data_parallel(w, rows, args.pairs, args.processes, args.steady_malloc, progress=_say)
 
     if "W3" in args.sections:
         w = WORKLOADS["W1"]

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["WORKLOADS", "Workload", "build_cnn", "build_guide_model", "build_lstm", "build_mlp",
-           "build_mlp_custom_step", "build_mnist_convnet", "guide_data", "image_data", "mnist_like_data",
-           "nhwc_image_data", "token_data"]
+           "build_mlp_confusion", "build_mlp_custom_step", "build_mnist_convnet", "guide_data", "image_data",
+           "mnist_like_data", "nhwc_image_data", "token_data"]
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -157,6 +157,32 @@ def build_mlp(k: ModuleType, **compile_kwargs: Any) -> Any:
         ]
     )
     return _classifier(k, model, compile_kwargs)
+
+
+def build_mlp_confusion(k: ModuleType, **compile_kwargs: Any) -> Any:
+    """W12: W2's MLP with a softmax output, on one-hot targets, with accuracy, AUC, precision
+    and recall as metrics.
+
+    Keras's confusion-matrix metrics need labels shaped like the predictions (integer labels
+    raise in Keras), hence one-hot targets; the softmax gives the metrics probabilities, so
+    they read as one-vs-rest scores flattened over the 10 classes, as Keras computes them.
+
+    Example:
+        >>> import kfit
+        >>> [m.name for m in build_mlp_confusion(kfit).metrics]
+        ['loss', 'compile_metrics']
+    """
+    model = k.Sequential(
+        [
+            k.Input(shape=(784,)),
+            k.layers.Dense(512, activation="relu"),
+            k.layers.Dense(512, activation="relu"),
+            k.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=k.optimizers.Adam(), loss="categorical_crossentropy",
+                  metrics=["accuracy", "AUC", "Precision", "Recall"], **compile_kwargs)
+    return model
 
 
 def _guide_train_step(k: ModuleType) -> type:
@@ -338,7 +364,7 @@ def build_lstm(k: ModuleType, **compile_kwargs: Any) -> Any:
     Example:
         >>> import kfit
         >>> build_lstm(kfit).count_params()
-        185025
+        184897
     """
     model = k.Sequential(
         [
@@ -404,5 +430,7 @@ WORKLOADS: dict[str, Workload] = {
                  nhwc_image_data, build_mnist_convnet, rows=15360, quick_rows=1280, goal=1.05),
         Workload("W11", "Embedding(5000, 32) -> LSTM(64) -> Dense(1, sigmoid) on 50 tokens, Adam, BCE",
                  token_data, build_lstm, rows=8192, quick_rows=1024, batch_size=64, goal=1.05),
+        Workload("W12", "W2's MLP, softmax on one-hot targets, metrics accuracy + AUC + Precision + Recall",
+                 one_hot_data, build_mlp_confusion, rows=60000, quick_rows=6400, goal=1.05),
     )
 }

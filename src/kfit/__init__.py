@@ -20,6 +20,7 @@ from kfit import (
     callbacks,
     constraints,
     datasets,
+    distribution,
     initializers,
     layers,
     losses,
@@ -38,9 +39,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # `kfit.ops` and `kfit.random` (hundreds of functions) load on first use, which keeps
-    # `import kfit` fast; `from kfit import ops` and `kfit.ops.sum` both work.
-    if name in ("ops", "random"):
+    # `kfit.ops` and `kfit.random` (hundreds of functions), `kfit.applications` and
+    # `kfit.mixed_precision` load on first use, which keeps `import kfit` fast;
+    # `from kfit import ops` and `kfit.ops.sum` both work.
+    if name in ("ops", "random", "applications", "mixed_precision"):
         import importlib
 
         module = importlib.import_module(f"kfit.{name}")
@@ -55,14 +57,17 @@ __all__ = [
     "Sequential",
     "__version__",
     "activations",
+    "applications",
     "backend",
     "callbacks",
     "constraints",
     "datasets",
+    "distribution",
     "initializers",
     "layers",
     "losses",
     "metrics",
+    "mixed_precision",
     "models",
     "ops",
     "optimizers",

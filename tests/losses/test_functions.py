@@ -62,3 +62,59 @@ def test_sparse_function_with_logits_matches_keras():
 def test_mismatched_crossentropy_shapes_are_rejected():
     with pytest.raises(ValueError, match="same shape"):
         losses.binary_crossentropy(torch.zeros(4, 2), torch.zeros(4, 3))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("binary_focal_crossentropy", {}),
+        ("binary_focal_crossentropy", {"apply_class_balancing": True, "alpha": 0.1, "gamma": 0.5}),
+        ("binary_focal_crossentropy", {"from_logits": True, "label_smoothing": 0.3}),
+        ("categorical_focal_crossentropy", {}),
+        ("categorical_focal_crossentropy", {"from_logits": True, "label_smoothing": 0.1, "axis": 0}),
+        ("dice", {}),
+        ("dice", {"axis": -1}),
+        ("tversky", {"alpha": 0.2, "beta": 0.8}),
+        ("tversky", {"axis": (0, 1)}),
+    ],
+)
+def test_new_loss_functions_return_keras_values(name, kwargs):
+    r = rng(11)
+    y_true = r.integers(0, 2, size=(N, 3)).astype("float32")
+    y_pred = r.uniform(0.01, 0.99, size=(N, 3)).astype("float32")
+    if kwargs.get("from_logits"):
+        y_pred = r.normal(size=(N, 3)).astype("float32")
+    ours = getattr(losses, name)(to_torch(y_true), to_torch(y_pred), **kwargs)
+    assert_close(ours, getattr(keras.losses, name)(y_true, y_pred, **kwargs))
+
+
+def test_circle_with_reference_embeddings_matches_keras():
+    r = rng(12)
+    emb = r.normal(size=(N, 4)).astype("float32")
+    ref = r.normal(size=(5, 4)).astype("float32")
+    labels, ref_labels = r.integers(0, 3, N), r.integers(0, 3, 5)
+    kwargs = {"remove_diagonal": False, "gamma": 20}
+    ours = losses.circle(torch.tensor(labels), torch.tensor(emb), ref_labels=torch.tensor(ref_labels),
+                         ref_embeddings=torch.tensor(ref), **kwargs)
+    theirs = keras.losses.circle(labels, emb, ref_labels=ref_labels, ref_embeddings=ref, **kwargs)
+    assert_close(ours, theirs)
+    np.testing.assert_array_equal(ours._keras_mask.numpy(), keras.ops.convert_to_numpy(theirs._keras_mask))
+
+
+def test_generalized_cross_entropy_and_ctc_return_keras_values():
+    r = rng(13)
+    p = r.uniform(0.05, 1.0, size=(N, 4)).astype("float32")
+    p /= p.sum(-1, keepdims=True)
+    labels = r.integers(0, 4, N)
+    ours = losses.categorical_generalized_cross_entropy(torch.tensor(labels), torch.tensor(p), q=0.7)
+    assert_close(ours, keras.losses.categorical_generalized_cross_entropy(torch.tensor(labels), torch.tensor(p), q=0.7))
+    targets = np.array([[1, 2, 0], [3, 3, 1], [2, 0, 0]])
+    logits = r.normal(size=(3, 6, 4)).astype("float32")
+    assert_close(losses.ctc(torch.tensor(targets), torch.tensor(logits)), keras.losses.ctc(targets, logits))
+
+
+def test_ctc_rejects_wrong_ranks():
+    with pytest.raises(ValueError, match=r"y_true\.shape"):
+        losses.ctc(torch.zeros(3), torch.zeros(3, 4, 5))
+    with pytest.raises(ValueError, match=r"y_pred\.shape"):
+        losses.ctc(torch.zeros(3, 2), torch.zeros(3, 4))

@@ -22,6 +22,7 @@ from loss_parity import (
     to_torch,
 )
 
+import kfit
 from kfit import losses
 
 CLASS_CASES = [
@@ -260,3 +261,146 @@ def test_losses_run_without_host_sync():
             loss(torch.empty(N, 5, device="meta"), y_pred, sample_weight=weight).device.type
             == "meta"
         )
+
+
+def focal_binary_data(seed: int = 0):
+    r = rng(seed)
+    return r.integers(0, 2, size=(N, 3)).astype("float32"), r.uniform(0.02, 0.98, size=(N, 3)).astype("float32")
+
+
+def focal_logit_data(seed: int = 0):
+    y_true, _ = focal_binary_data(seed)
+    return y_true, rng(seed + 1).normal(size=(N, 3)).astype("float32")
+
+
+def mask_data(seed: int = 0):
+    r = rng(seed)
+    return r.integers(0, 2, size=(N, 5)).astype("float32"), r.uniform(size=(N, 5)).astype("float32")
+
+
+def integer_label_data(seed: int = 0):
+    r = rng(seed)
+    p = r.uniform(0.05, 1.0, size=(N, 4)).astype("float32")
+    return r.integers(0, 4, size=(N,)).astype("float32"), p / p.sum(-1, keepdims=True)
+
+
+def embedding_data(seed: int = 0):
+    r = rng(seed)
+    emb = r.normal(size=(N, 6)).astype("float32")
+    return r.integers(0, 3, size=(N,)).astype("float32"), emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def ctc_data(seed: int = 0):
+    r = rng(seed)
+    labels = r.integers(1, 5, size=(N, 4))
+    labels[:, 3] = 0  # padding
+    labels[0, 2] = 0
+    return labels.astype("float32"), r.normal(size=(N, 9, 5)).astype("float32")
+
+
+NEW_CLASS_CASES = [
+    ("BinaryFocalCrossentropy", {}, focal_binary_data),
+    ("BinaryFocalCrossentropy", {"apply_class_balancing": True, "alpha": 0.4, "gamma": 1.5,
+                                 "label_smoothing": 0.1}, focal_binary_data),
+    ("BinaryFocalCrossentropy", {"from_logits": True}, focal_logit_data),
+    ("CategoricalFocalCrossentropy", {}, one_hot_data),
+    ("CategoricalFocalCrossentropy", {"alpha": 0.5, "gamma": 3.0, "label_smoothing": 0.2}, probability_data),
+    ("CategoricalFocalCrossentropy", {"from_logits": True}, one_hot_data),
+    ("CategoricalGeneralizedCrossEntropy", {"q": 0.3}, integer_label_data),
+    ("Dice", {"axis": -1}, mask_data),
+    ("Tversky", {"alpha": 0.3, "beta": 0.7, "axis": -1}, mask_data),
+    ("Circle", {}, embedding_data),
+    ("Circle", {"gamma": 10.0, "margin": 0.25, "remove_diagonal": False}, embedding_data),
+    ("CTC", {}, ctc_data),
+]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("class_name", "kwargs", "data"), NEW_CLASS_CASES)
+def test_new_loss_classes_match_keras(class_name, kwargs, data, weighted, reduction):
+    for seed in range(2):
+        y_true, y_pred = data(seed)
+        weight = rng(seed + 7).uniform(size=(N,)).astype("float32") if weighted else None
+        ours = getattr(losses, class_name)(reduction=reduction, **kwargs)
+        theirs = getattr(keras.losses, class_name)(reduction=reduction, **kwargs)
+        assert ours.name == theirs.name
+        assert_close(
+            ours(to_torch(y_true), to_torch(y_pred), sample_weight=to_torch(weight)),
+            theirs(y_true, y_pred, sample_weight=weight),
+        )
+
+
+@pytest.mark.parametrize("class_name", ["Dice", "Tversky"])
+def test_overlap_losses_over_the_whole_batch_match_keras(class_name):
+    y_true, y_pred = mask_data(3)
+    ours = getattr(losses, class_name)()(to_torch(y_true), to_torch(y_pred))
+    assert_close(ours, getattr(keras.losses, class_name)()(y_true, y_pred))
+    y_true4 = y_true.reshape(N, 5, 1, 1) * np.ones((1, 1, 2, 3), "float32")
+    y_pred4 = y_pred.reshape(N, 5, 1, 1) * np.ones((1, 1, 2, 3), "float32")
+    ours = getattr(losses, class_name)(axis=(1, 2))(to_torch(y_true4), to_torch(y_pred4))
+    assert_close(ours, getattr(keras.losses, class_name)(axis=(1, 2))(y_true4, y_pred4))
+
+
+@pytest.mark.parametrize(("class_name", "kwargs", "data"), NEW_CLASS_CASES)
+def test_new_loss_configs_equal_keras_and_round_trip(class_name, kwargs, data):
+    ours = getattr(losses, class_name)(name="l", reduction="sum", **kwargs)
+    theirs = getattr(keras.losses, class_name)(name="l", reduction="sum", **kwargs)
+    assert ours.get_config() == theirs.get_config()
+    rebuilt = losses.deserialize(losses.serialize(ours))
+    assert type(rebuilt) is type(ours)
+    assert rebuilt.get_config() == ours.get_config()
+
+
+def test_new_default_names_match_keras():
+    for name in ["BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "Dice", "Tversky", "Circle", "CTC",
+                 "CategoricalGeneralizedCrossEntropy"]:
+        assert getattr(losses, name)().name == getattr(keras.losses, name)().name
+
+
+@pytest.mark.parametrize("q", [0.0, 1.0, 1.5])
+def test_generalized_cross_entropy_rejects_q_outside_0_1(q):
+    with pytest.raises(ValueError):
+        keras.losses.CategoricalGeneralizedCrossEntropy(q=q)
+    with pytest.raises(ValueError, match="Received: q="):
+        losses.CategoricalGeneralizedCrossEntropy(q=q)
+
+
+@pytest.mark.parametrize(("class_name", "kwargs", "data"),
+                         [c for c in NEW_CLASS_CASES if c[0] not in ("CTC", "CategoricalGeneralizedCrossEntropy")])
+def test_new_losses_give_keras_gradients(class_name, kwargs, data):
+    y_true, y_pred = data(4)
+    ours_pred = torch.tensor(y_pred, requires_grad=True)
+    theirs_pred = torch.tensor(y_pred, requires_grad=True)
+    getattr(losses, class_name)(**kwargs)(torch.tensor(y_true), ours_pred).backward()
+    getattr(keras.losses, class_name)(**kwargs)(torch.tensor(y_true), theirs_pred).backward()
+    np.testing.assert_allclose(ours_pred.grad.numpy(), theirs_pred.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_new_losses_run_without_host_sync():
+    y = torch.empty(N, 5, device="meta")
+    weight = torch.empty(N, device="meta")
+    labels = torch.empty(N, device="meta")
+    for loss, y_true in [
+        (losses.BinaryFocalCrossentropy(from_logits=True, apply_class_balancing=True), y),
+        (losses.CategoricalFocalCrossentropy(label_smoothing=0.1), y),
+        (losses.CategoricalGeneralizedCrossEntropy(), labels),
+        (losses.Dice(axis=-1), y),
+        (losses.Tversky(axis=-1), y),
+        (losses.Circle(), labels),
+    ]:
+        assert loss(y_true, y, sample_weight=weight).device.type == "meta"
+
+
+def _fit_loss_history(k, loss, y):
+    rs = np.random.RandomState(0)
+    x = rs.rand(len(y), 6).astype("float32")
+    model = k.Sequential([k.Input(shape=(6,)), k.layers.Dense(y.shape[-1], activation="sigmoid")])
+    model.compile(optimizer="sgd", loss=loss, metrics=[k.metrics.binary_focal_crossentropy])
+    return model.fit(x, y, batch_size=8, epochs=1, verbose=0, validation_data=(x, y), shuffle=False).history
+
+
+@pytest.mark.parametrize("loss", ["binary_focal_crossentropy", "dice", "tversky", "categorical_focal_crossentropy"])
+def test_compile_by_name_logs_the_keras_keys(loss):
+    y = np.random.RandomState(1).randint(0, 2, size=(32, 3)).astype("float32")
+    assert sorted(_fit_loss_history(kfit, loss, y)) == sorted(_fit_loss_history(keras, loss, y))

@@ -92,3 +92,21 @@ def test_wrapper_config_round_trip():
     assert rebuilt.fn is losses.huber
     assert rebuilt.get_config() == wrapper.get_config()
     assert losses.deserialize(losses.serialize(losses.huber)) is losses.huber
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["binary_focal_crossentropy", "BinaryFocalCrossentropy", "categorical_focal_crossentropy",
+     "CategoricalFocalCrossentropy", "dice", "Dice", "tversky", "Tversky", "circle", "Circle", "ctc", "CTC",
+     "squared_hinge", "categorical_hinge", "KLD", "cosine_similarity"],
+)
+def test_new_names_resolve_like_keras(identifier):
+    test_get_resolves_like_keras(identifier)
+
+
+def test_every_keras_loss_name_is_understood():
+    from keras.src.losses import ALL_OBJECTS_DICT
+
+    assert set(ALL_OBJECTS_DICT) <= set(losses.ALL_OBJECTS_DICT)
+    public = {name for name in dir(keras.losses) if not name.startswith("_")}
+    assert public <= set(losses.__all__)

@@ -23,7 +23,11 @@ def to_host(value: torch.Tensor) -> np.ndarray:
         >>> to_host(torch.ones(2)).tolist()
         [1.0, 1.0]
     """
-    return value.detach().cpu().numpy()
+    value = value.detach()
+    if value.dtype == torch.bfloat16:
+        # numpy has no bfloat16 (Keras returns ml_dtypes' type); float32 holds each value exactly.
+        value = value.float()
+    return value.cpu().numpy()
 
 
 def scalars_to_floats(values: Sequence[torch.Tensor]) -> list[float]:
@@ -48,7 +52,8 @@ def scalars_to_floats(values: Sequence[torch.Tensor]) -> list[float]:
 def pythonify_logs(logs: Mapping[str, Any]) -> dict[str, Any]:
     """Logs as callbacks see them: nested dicts flattened, 0-d tensors as floats, keys sorted.
 
-    Every 0-d tensor is read in one batched transfer (`scalars_to_floats`); other values
+    Every 0-d tensor is read in one batched transfer (`scalars_to_floats`); a tensor of
+    several values (a metric with a list of thresholds) becomes a numpy array; other values
     (floats, arrays, strings) pass through. A `train_step` may return `{"loss": t,
     "compile_metrics": {"mae": t2}}`, as Keras's guide does; this gives `{"loss", "mae"}`.
 
@@ -61,6 +66,10 @@ def pythonify_logs(logs: Mapping[str, Any]) -> dict[str, Any]:
     names = [k for k, v in flat.items() if isinstance(v, torch.Tensor) and v.numel() == 1]
     for name, value in zip(names, scalars_to_floats([flat[n] for n in names])):
         flat[name] = value
+    for name, value in flat.items():
+        if isinstance(value, torch.Tensor):
+            # A metric with several values (e.g. one per threshold): numpy, as in Keras.
+            flat[name] = to_host(value)
     return dict(sorted(flat.items()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -16,6 +17,7 @@ from typing import Any
 
 import torch
 
+from kfit.backend import distributed
 from kfit.callbacks.callback import Callback
 from kfit.callbacks.event_filters import EventFilter, Every, Never
 from kfit.callbacks.model_checkpoint import check_save_freq
@@ -151,6 +153,8 @@ class BackupAndRestore(Callback):
         self.save_before_preemption = bool(save_before_preemption)
         self._current_epoch = 0
         self._sequence = 0  # numbers the backups; the highest complete one is the newest
+        # The backup folder resumed from, and damaged ones, for `_adopt` after every rank read it.
+        self._adopting: tuple[str, list[str]] | None = None
         self._due: tuple[int, int] | None = None
         self._in_fit = False
         self.preempted: int | None = None  # the signal number, once one arrived
@@ -172,7 +176,11 @@ class BackupAndRestore(Callback):
         # fit sets _fit_callbacks; when the hooks are called by hand the backup is written
         # at once instead of after the other callbacks' hooks.
         self._in_fit = getattr(self.model, "_fit_callbacks", None) is not None
-        self._check_folder()
+        if distributed.is_main_process():
+            self._check_folder()
+        # Data-parallel: every rank reads the backup rank 0 wrote (the folder must be shared);
+        # rank 0 tidies it only once all of them have read it.
+        distributed.barrier()
         point = self._restore()
         if point is not None:
             # fit reads this right after on_train_begin, for this run only, and clears it.
@@ -181,7 +189,12 @@ class BackupAndRestore(Callback):
             if point.callbacks and callbacks is not None:
                 # Each callback's on_train_begin keeps a state set before it (see History).
                 set_callback_states(callbacks, point.callbacks)
-        self._clean_temporaries()
+        distributed.barrier()
+        if distributed.is_main_process():
+            if self._adopting is not None:
+                self._adopt(*self._adopting)
+            self._clean_temporaries()
+        self._adopting = None
         if self._in_fit:
             self.model._backup_writer = self
             self._install_handlers()
@@ -259,7 +272,8 @@ class BackupAndRestore(Callback):
                 )
                 continue
             self._sequence = max(sequence, 0) + 1
-            self._adopt(folder, damaged=[f for _, f in candidates[:index]])
+            # Made `latest/` by rank 0 once every rank has read it (see on_train_begin).
+            self._adopting = (folder, [f for _, f in candidates[:index]])
             return _resume_point(state, extra)
         return None
 
@@ -300,9 +314,20 @@ class BackupAndRestore(Callback):
             self._due = None
             self._save(epoch, batch)
 
+    def should_preempt(self) -> bool:
+        """Whether a signal asks fit to back up and exit now; in data-parallel training, whether
+        any rank got one (they all stop at the same batch, or the others would hang)."""
+        ddp = getattr(self.model, "_ddp", None)
+        if ddp is None:
+            return self.preempted is not None
+        return ddp.any_true(self.preempted is not None)
+
     def _save(self, epoch: int, batch: int) -> None:
         model = self.model
         tensors: dict[str, torch.Tensor] = {}
+        ranks = self._gather_rank_states(batch)
+        if not distributed.is_main_process():
+            return  # data-parallel: rank 0 writes every rank's states
         iterator = getattr(model, "_train_iterator", None)
         callbacks = getattr(model, "_fit_callbacks", None)
         training_state = {
@@ -317,6 +342,9 @@ class BackupAndRestore(Callback):
             if callbacks is not None
             else None,
         }
+        if ranks is not None:
+            # Each rank's own RNG states and metric states (the others above are rank 0's).
+            training_state["ranks"] = [pack(state, f"ranks/{r}", tensors) for r, state in enumerate(ranks)]
         os.makedirs(self.backup_dir, exist_ok=True)
         tmp = os.path.join(self.backup_dir, f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}")
         os.mkdir(tmp)
@@ -412,7 +440,23 @@ class BackupAndRestore(Callback):
         )
         raise SystemExit(128 + int(signum))
 
+    def _gather_rank_states(self, batch: int) -> list[dict[str, Any]] | None:
+        """Data-parallel: every rank's RNG and metric states, on rank 0 (None in one process)."""
+        ddp = getattr(self.model, "_ddp", None)
+        if ddp is None:
+            return None
+        model = self.model
+        own = {
+            "rng": capture_rng(model),
+            "metrics": [m.get_state() for m in model.metrics] if batch else None,
+        }
+        blobs = ddp.gather_bytes(_state_to_bytes(own))
+        return [_state_from_bytes(blob) for blob in blobs] if ddp.is_main else None
+
     def on_train_end(self, logs: Logs | None = None) -> None:
+        if not distributed.is_main_process():
+            self.release()
+            return
         if self.preempted is not None:
             # The signal came after the last batch: keep a backup of the finished run (a
             # rerun resumes with nothing left to train) and let fit exit, as promised.
@@ -431,8 +475,43 @@ class BackupAndRestore(Callback):
             os.rmdir(self.backup_dir)
 
 
+def _state_to_bytes(state: dict[str, Any]) -> bytes:
+    """JSON bytes of a state holding tensors (what `gather_bytes` sends; no pickle)."""
+    tensors: dict[str, torch.Tensor] = {}
+    packed = pack(state, "s", tensors)
+    encoded = {
+        name: {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
+               "data": base64.b64encode(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()).decode("ascii")}
+        for name, t in tensors.items()
+    }
+    return json.dumps({"state": packed, "tensors": encoded}).encode("utf-8")
+
+
+def _state_from_bytes(blob: bytes) -> dict[str, Any]:
+    data = json.loads(blob.decode("utf-8"))
+    tensors = {
+        name: torch.frombuffer(bytearray(base64.b64decode(t["data"])), dtype=torch.uint8)
+        .view(getattr(torch, t["dtype"])).reshape(t["shape"]).clone()
+        for name, t in data["tensors"].items()
+    }
+    return unpack(data["state"], tensors)
+
+
 def _resume_point(state: dict[str, Any], extra: dict[str, torch.Tensor]) -> ResumePoint:
     state = unpack(state, extra)
+    ranks = state.get("ranks")
+    if ranks is not None:
+        rank, world = distributed.get_rank(), distributed.get_world_size()
+        if len(ranks) == world:
+            state["rng"], state["metrics"] = ranks[rank]["rng"], ranks[rank]["metrics"]
+        else:
+            warnings.warn(
+                f"The backup was written by {len(ranks)} processes and is resumed by {world}: "
+                "weights, optimizer and data position are restored, but the random states and "
+                "running metrics of rank 0 are used on every rank, so the run is not bit-exact.",
+                UserWarning,
+                stacklevel=3,
+            )
     point = ResumePoint(
         epoch=int(state["epoch"]),
         # The old single-file format resumed at the start of the epoch.

@@ -162,9 +162,19 @@ class CallbackList(Callback):
                 if resume is not None:
                     resume(batches_seen, last_batch)
 
-    def dispatches(self, hook: str) -> bool:
-        """Whether `hook` calls any callback (one overrides it, and did not filter it `Never()`)."""
-        return bool(self._calls[hook])
+    def dispatches(self, hook: str, excluding: type[Callback] | None = None) -> bool:
+        """Whether `hook` calls any callback (one overrides it, and did not filter it `Never()`).
+
+        `excluding` leaves the callbacks of that class out of the question (the trainer asks
+        whether anything but the progress bar has batch hooks).
+        """
+        if excluding is None:
+            return bool(self._calls[hook])
+        return any(
+            not isinstance(getattr(method, "__self__", None), excluding)
+            for method, f in self._plan[hook]
+            if f is None or f.bind(hook, method) is not None
+        )
 
     def append(self, callback: Callback) -> None:
         self.callbacks.extend(_flatten([callback]))

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from kfit.backend.distributed import is_main_process
 from kfit.callbacks.callback import Callback
 from kfit.saving.atomic import atomic_write_bytes
 
@@ -141,7 +142,7 @@ class CSVLogger(Callback):
             if header:
                 self.keys = [key for key in header if key != "epoch"]
         folder = os.path.dirname(self.filename)
-        if folder:
+        if folder and is_main_process():
             os.makedirs(folder, exist_ok=True)
         self._open("a" if self.append else "w")
         if cut_line_end:
@@ -149,6 +150,11 @@ class CSVLogger(Callback):
 
     def _open(self, mode: str) -> None:
         self._close()
+        if not is_main_process():
+            # Data-parallel: rank 0 writes the file. The others keep the same rows in memory,
+            # so that every rank's state (for BackupAndRestore) is the same.
+            self.csv_file = io.StringIO()
+            return
         # Opened once per fit. Rows are appended and flushed one at a time: a crash can cut
         # the last row short but never loses earlier ones. (The whole-file atomic writes
         # used elsewhere would rewrite the file every epoch.)
@@ -194,7 +200,8 @@ class CSVLogger(Callback):
         )
         self._close()
         # Atomic: a crash here leaves the old file or the new one, never half of either.
-        atomic_write_bytes(self.filename, text.encode("utf-8"))
+        if is_main_process():
+            atomic_write_bytes(self.filename, text.encode("utf-8"))
         self._content = text
         self._open("a")
 
@@ -252,7 +259,8 @@ class CSVLogger(Callback):
             )
         in_fit = self.csv_file is not None
         self._close()
-        atomic_write_bytes(self.filename, content.encode("utf-8"))
+        if is_main_process():
+            atomic_write_bytes(self.filename, content.encode("utf-8"))
         self._content = content
         self.keys = None if state["keys"] is None else list(state["keys"])
         if in_fit:

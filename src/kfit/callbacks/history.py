@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 from kfit.callbacks.callback import Callback
@@ -67,3 +69,22 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
         if self.model is not None:
             self.model.history = self
+
+    def plot(self, metrics: Sequence[str] | None = None, to_file: str | os.PathLike[str] | None = None,
+             **kwargs: Any) -> Any:
+        """Plots the recorded curves: `kfit.utils.plot_history(self, metrics, to_file, **kwargs)`.
+
+        One axis per metric with its `val_` twin, the best epoch marked; needs matplotlib
+        (`pip install kfit[plot]`). Returns the `matplotlib.figure.Figure`.
+
+        Example:
+            >>> h = History()
+            >>> h.on_train_begin()
+            >>> for epoch, (loss, val_loss) in enumerate([(0.9, 1.0), (0.5, 0.7), (0.4, 0.8)]):
+            ...     h.on_epoch_end(epoch, {"loss": loss, "val_loss": val_loss})
+            >>> [line.get_label() for line in h.plot().axes[0].get_lines()][-1]
+            'best val_loss: 0.7 (epoch 2)'
+        """
+        from kfit.utils.plotting import plot_history
+
+        return plot_history(self, metrics, to_file, **kwargs)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from kfit.backend.distributed import is_main_process
 from kfit.callbacks.event_filters import EventFilter, Every, Never
 from kfit.callbacks.monitor_callback import MonitorCallback
 from kfit.saving.atomic import check_writable
@@ -350,6 +351,8 @@ class ModelCheckpoint(MonitorCallback):
             )
         if not self._should_save(epoch, logs, filepath):
             return
+        if not is_main_process():
+            return  # data-parallel: every rank decides the same way (same logs); rank 0 writes
         # The writers create missing folders; this names a file or a read-only folder in the
         # way (the writers' own errors name the target too, with the cause: a full disk, say).
         check_writable(filepath, "filepath", "file")

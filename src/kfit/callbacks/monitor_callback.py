@@ -12,7 +12,7 @@ import difflib
 import math
 import operator
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 from kfit.backend import conversion
 from kfit.callbacks.callback import Callback
 
-__all__ = ["MonitorCallback"]
+__all__ = ["MonitorCallback", "metric_direction"]
 
 Logs = dict[str, Any]
 
@@ -34,6 +34,26 @@ def _received(name: str, value: Any) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def metric_direction(monitor: str, metrics: Iterable[Any] = ()) -> str | None:
+    """Which way a logs key improves, as `mode="auto"` decides it: `"min"`, `"max"` or None.
+
+    A loss (`loss`, or a name ending in `_loss`, after dropping a `val_` prefix) goes down;
+    otherwise the metric of that name among `metrics` states its `direction`; None when none does.
+
+    Example:
+        >>> from kfit.metrics import BinaryAccuracy
+        >>> metric_direction("val_loss"), metric_direction("accuracy", [BinaryAccuracy(name="accuracy")])
+        ('min', 'max')
+        >>> metric_direction("accuracy") is None  # no metric says
+        True
+    """
+    name = monitor.removeprefix("val_")
+    if name == "loss" or name.endswith("_loss"):
+        return "min"
+    direction = next((getattr(m, "direction", None) for m in metrics if getattr(m, "name", None) == name), None)
+    return {"up": "max", "down": "min"}.get(direction) if isinstance(direction, str) else None
 
 
 class MonitorCallback(Callback):
@@ -139,20 +159,14 @@ class MonitorCallback(Callback):
             self.monitor_op = operator.gt
             return
         name = self.monitor.removeprefix("val_")
-        if name == "loss" or name.endswith("_loss"):
-            self.monitor_op = operator.lt
-            return
         # The compiled metrics come as one `CompileMetrics`; its members carry the directions.
         metrics = [
             m for metric in getattr(self.model, "metrics", None) or [] for m in getattr(metric, "metrics", [metric])
         ]
-        direction = next(
-            (getattr(m, "direction", None) for m in metrics if getattr(m, "name", None) == name),
-            None,
-        )
-        if direction == "up":
+        direction = metric_direction(self.monitor, metrics)
+        if direction == "max":
             self.monitor_op = operator.gt
-        elif direction == "down":
+        elif direction == "min":
             self.monitor_op = operator.lt
         else:
             names = [m.name for m in metrics]

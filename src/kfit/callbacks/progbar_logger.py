@@ -66,7 +66,11 @@ class ProgbarLogger(Callback):
 
     def _batch_update(self, batch: int, logs: Mapping[str, Any] | None) -> None:
         self.seen = batch + 1
-        self._bar().update(self.seen, logs, finalize=False)
+        # In data-parallel training only rank 0 draws a bar, at moments of its own, so it reads
+        # this rank's running values (`BatchLogs.local_view`): reading the global ones is a
+        # collective the other ranks would not join. Epoch and evaluation ends are global.
+        local_view = getattr(logs, "local_view", None)
+        self._bar().update(self.seen, logs if local_view is None else local_view(), finalize=False)
 
     def _finalize(self, logs: Logs | None) -> None:
         if self.target is None:

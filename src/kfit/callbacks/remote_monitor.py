@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from kfit.backend import conversion
+from kfit.backend.distributed import is_main_process
 from kfit.callbacks.callback import Callback
 
 __all__ = ["RemoteMonitor"]
@@ -94,6 +95,8 @@ class RemoteMonitor(Callback):
         self.timeout = float(timeout)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if not is_main_process():
+            return  # data-parallel: the logs are the same on every rank; rank 0 sends them
         payload = {"epoch": epoch}
         payload.update({k: _jsonable(v) for k, v in (logs or {}).items()})
         text = json.dumps(payload)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from kfit.backend import conversion
+from kfit.backend.distributed import is_main_process
 from kfit.callbacks.callback import Callback
 from kfit.callbacks.event_filters import EventFilter, Never
 from kfit.saving.atomic import check_writable
@@ -40,6 +41,13 @@ def _summary_writer_class() -> Any:
             "`pip install kfit[tensorboard]`)."
         ) from error
     return SummaryWriter
+
+
+class _NullWriter:
+    """A `SummaryWriter` that writes nothing: the TensorBoard writer of ranks other than 0."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
 
 
 def _received(name: str, value: Any) -> str:
@@ -281,7 +289,12 @@ class TensorBoard(Callback):
         writer = self._writers.get(run)
         if writer is None:
             folder = self._train_dir if run == "train" else self._val_dir
-            writer = self._writers[run] = self._summary_writer(log_dir=folder)
+            if is_main_process():
+                writer = self._writers[run] = self._summary_writer(log_dir=folder)
+            else:
+                # Data-parallel: rank 0 writes. The other ranks still run every hook (and read
+                # the logs when rank 0 does: that read is a collective) but write nothing.
+                writer = self._writers[run] = _NullWriter()
         return writer
 
     def _close_writers(self) -> None:

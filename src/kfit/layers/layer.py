@@ -7,14 +7,17 @@ and symbolic calls on `keras.Input` tensors (recorded by `kfit.layers.symbolic` 
 functional API).
 
 What a call costs matters: a model calls each of its layers on every batch. A call that needs
-none of the extras (a tensor argument, no keyword arguments, no masks or added losses anywhere
-in the process, no activity regularizer) goes straight to `torch.nn.Module.__call__`. Masks and
-added losses switch on process-wide the first time any layer produces one (`_CallState`), so
-models that never use them never pay for them.
+none of the extras (a tensor argument, no keyword arguments, no masks, added losses or mixed
+precision policies anywhere in the process, no activity regularizer) goes straight to
+`torch.nn.Module.__call__`. Masks, added losses and mixed policies switch on process-wide the
+first time any layer produces or holds one (`_CallState`), so models that never use them never
+pay for them. Under a mixed policy (`kfit.mixed_precision`) a call casts its floating inputs to
+the compute dtype and runs under `torch.autocast`, as Keras's layers autocast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -22,8 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from kfit.backend.dtypes import to_torch_dtype
 from kfit.backend.variables import Variable
 from kfit.metrics.metric import Metric
+from kfit.mixed_precision.policy import DTypePolicy, layer_policy
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.utils.naming import auto_name
 
@@ -52,6 +57,9 @@ class _CallState:
     losses = False
     # Depth of nested layer calls, counted while `losses` is on.
     depth = 0
+    # Set once any layer holds a mixed dtype policy: from then on calls cast their inputs to
+    # their compute dtype and switch `torch.autocast` as their policies say.
+    mixed = False
 
 
 def losses_in_use() -> bool:
@@ -121,6 +129,11 @@ class Layer(torch.nn.Module):
         if isinstance(dtype, dict):
             # A serialized DTypePolicy, as Keras writes it in configs.
             dtype = dtype.get("config", {}).get("name", None)
+        policy = layer_policy(dtype)
+        if policy is not None:
+            dtype = policy
+            if policy.is_mixed:
+                _CallState.mixed = True
         self._dtype = dtype
         self.autocast = autocast
         self._losses: list[torch.Tensor] = []
@@ -157,6 +170,8 @@ class Layer(torch.nn.Module):
     @property
     def dtype(self) -> str:
         """The dtype of the layer's weights, as Keras names it (`"float32"`)."""
+        if isinstance(self._dtype, DTypePolicy):
+            return self._dtype.variable_dtype
         if self._dtype is not None:
             return str(getattr(self._dtype, "name", self._dtype)).replace("torch.", "")
         return str(torch.get_default_dtype()).replace("torch.", "")
@@ -164,6 +179,30 @@ class Layer(torch.nn.Module):
     @dtype.setter
     def dtype(self, value: Any) -> None:
         self._dtype = value
+
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        """The layer's `DTypePolicy`: the one it was given, else the one its `dtype` names.
+
+        Example:
+            >>> Layer(dtype="float64").dtype_policy, Layer().compute_dtype
+            (<DTypePolicy "float64">, 'float32')
+        """
+        return self._dtype if isinstance(self._dtype, DTypePolicy) else DTypePolicy(self.dtype)
+
+    def _policy_name(self) -> str:
+        # Not `dtype_policy.name`: a plain dtype (a lookup layer's "string", say) need not be a policy.
+        return self._dtype.name if isinstance(self._dtype, DTypePolicy) else self.dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer's floating inputs are cast to and its computations run in."""
+        return self._dtype.compute_dtype if isinstance(self._dtype, DTypePolicy) else self.dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype of the layer's weights (the same as `dtype`)."""
+        return self.dtype
 
     @property
     def path(self) -> str:
@@ -256,7 +295,6 @@ class Layer(torch.nn.Module):
             ('scale/w', [1.0, 1.0], ['w'])
         """
         from kfit import constraints, initializers, regularizers
-        from kfit.backend.dtypes import to_torch_dtype
 
         if overwrite_with_gradient:
             raise NotImplementedError(
@@ -264,6 +302,7 @@ class Layer(torch.nn.Module):
                 "gradient overwrites (Keras's float8 scaling). Received: overwrite_with_gradient=True."
             )
         wanted = dtype if dtype is not None else self._dtype
+        wanted = getattr(wanted, "variable_dtype", wanted)
         torch_dtype = torch.get_default_dtype() if wanted is None else to_torch_dtype(getattr(wanted, "name", wanted))
         shape = tuple(int(d) for d in (shape or ()))
         if initializer is None:
@@ -322,6 +361,7 @@ class Layer(torch.nn.Module):
             and not self._makes_masks
             and not _CallState.masking
             and not _CallState.losses
+            and not _CallState.mixed
         ):
             return super().__call__(*args)
         return self._keras_call(args, kwargs)
@@ -351,7 +391,17 @@ class Layer(torch.nn.Module):
                 self._clear_losses()
             _CallState.depth += 1
         try:
-            outputs = self._call_in_mode(args, kwargs)
+            precision = self._enter_precision(first, args, kwargs) if _CallState.mixed else None
+            if precision is None:
+                outputs = self._call_in_mode(args, kwargs)
+            else:
+                args, kwargs, region, output_dtype = precision
+                with region:
+                    outputs = self._call_in_mode(args, kwargs)
+                if output_dtype is not None:
+                    # Keras computes every op in the compute dtype; torch promotes an op that
+                    # mixes it with a float32 weight (a bias add, a norm's scale) to float32.
+                    outputs = _cast_floating(outputs, output_dtype)
         finally:
             if counting:
                 _CallState.depth -= 1
@@ -366,6 +416,39 @@ class Layer(torch.nn.Module):
                 _CallState.masking = True
                 _attach_masks(outputs, mask)
         return outputs
+
+    def _enter_precision(self, first: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Keras's autocasting, for a process that uses a mixed policy somewhere.
+
+        Returns None when nothing changes, else `(args, kwargs, region, output_dtype)`: the
+        floating inputs cast to the compute dtype (when `autocast` is on); the `torch.autocast`
+        region that `call` runs in: on at the compute dtype for a mixed policy, off for any other
+        policy (a float32 layer inside a mixed model computes in float32); and, for a layer
+        (not a model) with a mixed policy, the dtype its floating outputs are cast to.
+        """
+        device = _device_of(first)
+        if device is None or device.type == "meta":
+            return None
+        try:
+            compute: torch.dtype | None = to_torch_dtype(self.compute_dtype)
+        except ValueError:  # a dtype torch has no type for, such as a lookup layer's "string"
+            compute = None
+        cast = self.autocast and compute is not None and compute.is_floating_point
+        mixed = cast and isinstance(self._dtype, DTypePolicy) and self._dtype.is_mixed
+        enabled = torch.is_autocast_enabled(device.type)
+        region: Any = None
+        if mixed and not (enabled and torch.get_autocast_dtype(device.type) == compute):
+            region = torch.autocast(device.type, dtype=compute)
+        elif not mixed and enabled:
+            region = torch.autocast(device.type, enabled=False)
+        if cast and compute is not None:
+            args = _cast_floating(args, compute)
+            kwargs = _cast_floating(kwargs, compute)
+        elif region is None:
+            return None
+        # A model's outputs are its layers' own (a float32 final layer's stay float32).
+        output_dtype = compute if mixed and not _is_model(self) else None
+        return args, kwargs, contextlib.nullcontext() if region is None else region, output_dtype
 
     def _call_in_mode(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if "training" not in kwargs:
@@ -662,9 +745,8 @@ class Layer(torch.nn.Module):
         config: dict[str, Any] = {
             "name": self.name,
             "trainable": self.trainable,
-            # Keras writes the dtype policy; kfit's layers hold one dtype.
-            "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
-                      "registered_name": None},
+            "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                      "config": {"name": self._policy_name()}, "registered_name": None},
         }
         if self._declared_input_shape is not None:
             config["input_shape"] = list(self._declared_input_shape[1:])
@@ -704,6 +786,23 @@ def _as_tensor(value: Any) -> Any:
         if tensor.is_floating_point() and tensor.dtype != torch.get_default_dtype():
             tensor = tensor.to(torch.get_default_dtype())
         return tensor
+    return value
+
+
+def _cast_floating(value: Any, dtype: torch.dtype) -> Any:
+    """Floating tensors in `value` (nested in lists, tuples and dicts) cast to `dtype`, masks kept."""
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point() or value.dtype == dtype:
+            return value
+        mask = getattr(value, "_keras_mask", None)
+        cast = value.to(dtype)
+        if mask is not None:
+            cast._keras_mask = mask  # type: ignore[attr-defined]
+        return cast
+    if type(value) in (list, tuple):
+        return type(value)(_cast_floating(v, dtype) for v in value)
+    if type(value) is dict:
+        return {k: _cast_floating(v, dtype) for k, v in value.items()}
     return value
 
 

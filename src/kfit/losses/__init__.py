@@ -20,9 +20,15 @@ from typing import Any
 
 from kfit.losses.functions import (
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
     categorical_hinge,
+    circle,
     cosine_similarity,
+    ctc,
+    dice,
     hinge,
     huber,
     kl_divergence,
@@ -34,13 +40,20 @@ from kfit.losses.functions import (
     poisson,
     sparse_categorical_crossentropy,
     squared_hinge,
+    tversky,
 )
 from kfit.losses.loss import Loss
 from kfit.losses.losses import (
+    CTC,
     BinaryCrossentropy,
+    BinaryFocalCrossentropy,
     CategoricalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
     CategoricalHinge,
+    Circle,
     CosineSimilarity,
+    Dice,
     Hinge,
     Huber,
     KLDivergence,
@@ -54,14 +67,21 @@ from kfit.losses.losses import (
     Poisson,
     SparseCategoricalCrossentropy,
     SquaredHinge,
+    Tversky,
 )
 from kfit.utils.errors import received, unknown_identifier_error
 
 __all__ = [
+    "CTC",
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
+    "Dice",
     "Hinge",
     "Huber",
     "KLDivergence",
@@ -75,11 +95,18 @@ __all__ = [
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "Tversky",
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
+    "ctc",
     "deserialize",
+    "dice",
     "get",
     "hinge",
     "huber",
@@ -93,6 +120,7 @@ __all__ = [
     "serialize",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    "tversky",
 ]
 
 _CLASSES: tuple[type[Loss], ...] = (
@@ -113,6 +141,13 @@ _CLASSES: tuple[type[Loss], ...] = (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     SparseCategoricalCrossentropy,
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    CTC,
+    Dice,
+    Tversky,
+    Circle,
 )
 
 _FUNCTIONS: tuple[LossFn, ...] = (
@@ -131,6 +166,13 @@ _FUNCTIONS: tuple[LossFn, ...] = (
     binary_crossentropy,
     categorical_crossentropy,
     sparse_categorical_crossentropy,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+    ctc,
+    dice,
+    tversky,
+    circle,
 )
 
 _ALIASES: dict[str, LossFn] = {

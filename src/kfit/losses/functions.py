@@ -21,9 +21,15 @@ from kfit.utils.errors import received
 
 __all__ = [
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
+    "ctc",
+    "dice",
     "hinge",
     "huber",
     "kl_divergence",
@@ -35,6 +41,7 @@ __all__ = [
     "poisson",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    "tversky",
 ]
 
 
@@ -386,3 +393,267 @@ def sparse_categorical_crossentropy(
         # Keras's convention: the mask rides on the tensor as an attribute torch does not declare.
         result._keras_mask = valid_mask  # type: ignore[attr-defined]
     return result
+
+
+def binary_focal_crossentropy(
+    y_true: Any,
+    y_pred: Any,
+    apply_class_balancing: bool = False,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> torch.Tensor:
+    """Binary crossentropy scaled by `(1 - p_t) ** gamma`, averaged over `axis` (focal loss).
+
+    `p_t` is the probability given to the true label, so confident correct predictions
+    count less and hard examples more.
+
+    Args:
+        y_true: Targets in [0, 1], same shape as `y_pred`.
+        y_pred: Probabilities or, with `from_logits=True`, logits (passed through a sigmoid,
+            then treated as probabilities, as Keras does).
+        apply_class_balancing: Whether to weight positives by `alpha` and negatives by
+            `1 - alpha`.
+        alpha: The positive-class weight used by `apply_class_balancing`.
+        gamma: The focusing exponent; 0 gives plain binary crossentropy.
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Squeezes targets towards 0.5: `y * (1 - s) + 0.5 * s`.
+        axis: The axis to average over.
+
+    Example:
+        >>> binary_focal_crossentropy(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]]))
+        tensor([0.1733])
+    """
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype, y_pred.device)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    _check_same_shape(y_true, y_pred, "binary_focal_crossentropy")
+    if from_logits:
+        y_pred = torch.sigmoid(y_pred)
+    eps = epsilon()
+    bce = tnn.binary_cross_entropy(torch.clamp(y_pred, eps, 1.0 - eps), y_true, reduction="none")
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = torch.pow(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return focal.mean(dim=axis)
+
+
+def categorical_focal_crossentropy(
+    y_true: Any,
+    y_pred: Any,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> torch.Tensor:
+    """Categorical crossentropy with each class term scaled by `alpha * (1 - p) ** gamma`.
+
+    Args:
+        y_true: One-hot or soft targets, same shape as `y_pred`.
+        y_pred: Probabilities (renormalised, clipped to [eps, 1 - eps]) or, with
+            `from_logits=True`, logits (a softmax is applied first).
+        alpha: The weight of every class term.
+        gamma: The focusing exponent; 0 (with `alpha=1`) gives categorical crossentropy.
+        from_logits: Whether `y_pred` holds logits.
+        label_smoothing: Mixes targets with the uniform distribution: `y * (1 - s) + s / C`.
+        axis: The class axis.
+
+    Example:
+        >>> categorical_focal_crossentropy(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]]))
+        tensor([0.0433])
+    """
+    if isinstance(axis, bool):
+        raise ValueError(
+            f"Expected `axis` to be an int. {received('axis', axis)} Pass e.g. axis=-1."
+        )
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype, y_pred.device)
+    if y_pred.shape[-1] == 1:
+        warnings.warn(
+            "In `categorical_focal_crossentropy`, expected y_pred.shape to be (batch_size, "
+            f"num_classes) with num_classes > 1. Received: y_pred.shape={tuple(y_pred.shape)}. "
+            "Consider using 'binary_focal_crossentropy' if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=2,
+        )
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    _check_same_shape(y_true, y_pred, "categorical_focal_crossentropy")
+    if from_logits:
+        y_pred = torch.softmax(y_pred, dim=axis)
+    eps = epsilon()
+    output = torch.clamp(y_pred / y_pred.sum(dim=axis, keepdim=True), eps, 1.0 - eps)
+    cce = -y_true * torch.log(output)
+    return (torch.pow(1.0 - output, gamma) * alpha * cce).sum(dim=axis)
+
+
+def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float) -> torch.Tensor:
+    """Generalized crossentropy `(1 - p ** q) / q`, `p` the probability of the true class.
+
+    It moves from crossentropy (`q -> 0`) towards mean absolute error (`q = 1`), which makes
+    it more robust to wrong labels.
+
+    Args:
+        y_true: Integer class labels, shape `(batch,)` (a trailing axis of size 1 is fine).
+        y_pred: Class probabilities, shape `(batch, num_classes)`.
+        q: The exponent, in (0, 1).
+
+    Example:
+        >>> categorical_generalized_cross_entropy(torch.tensor([1]), torch.tensor([[0.75, 0.25]]), q=0.5)
+        tensor([1.])
+    """
+    y_pred = convert_to_tensor(y_pred)
+    labels = convert_to_tensor(y_true, device=y_pred.device).long()
+    if labels.dim() == y_pred.dim() and labels.shape[-1] == 1:
+        labels = labels.squeeze(-1)
+    p = torch.take_along_dim(y_pred, labels.unsqueeze(-1), dim=-1).squeeze(-1)
+    return (1.0 - torch.pow(p, q)) / q
+
+
+def dice(y_true: Any, y_pred: Any, axis: int | tuple[int, ...] | None = None) -> torch.Tensor:
+    """Dice loss `1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred))` over `axis`.
+
+    Args:
+        y_true: Target masks or probabilities.
+        y_pred: Predicted probabilities, same shape.
+        axis: The axes summed over; `None` sums over everything (one value per batch).
+
+    Example:
+        >>> dice(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]]), axis=-1)
+        tensor([0.5000])
+    """
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype, y_pred.device)
+    dims = () if axis is None else axis
+    intersection = torch.sum(y_true * y_pred, dim=dims)
+    union = torch.sum(y_true, dim=dims) + torch.sum(y_pred, dim=dims)
+    return 1.0 - 2.0 * intersection / (union + epsilon())
+
+
+def tversky(
+    y_true: Any,
+    y_pred: Any,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    axis: int | tuple[int, ...] | None = None,
+) -> torch.Tensor:
+    """Tversky loss `1 - TP / (TP + alpha * FP + beta * FN)`, soft counts summed over `axis`.
+
+    With `alpha = beta = 0.5` it equals the Dice loss.
+
+    Args:
+        y_true: Target masks or probabilities.
+        y_pred: Predicted probabilities, same shape.
+        alpha: The weight of false positives.
+        beta: The weight of false negatives.
+        axis: The axes summed over; `None` sums over everything.
+
+    Example:
+        >>> tversky(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]]), axis=-1)
+        tensor([0.5000])
+    """
+    y_pred = convert_to_tensor(y_pred)
+    y_true = convert_to_tensor(y_true, y_pred.dtype, y_pred.device)
+    dims = () if axis is None else axis
+    true_pos = torch.sum(y_true * y_pred, dim=dims)
+    # Keras's naming, kept for the formula: FP counts targets the prediction missed.
+    false_pos = torch.sum((1.0 - y_pred) * y_true, dim=dims)
+    false_neg = torch.sum(y_pred * (1.0 - y_true), dim=dims)
+    return 1.0 - true_pos / (true_pos + false_pos * alpha + false_neg * beta + epsilon())
+
+
+def circle(
+    y_true: Any,
+    y_pred: Any,
+    ref_labels: Any = None,
+    ref_embeddings: Any = None,
+    remove_diagonal: bool = True,
+    gamma: float = 80,
+    margin: float = 0.4,
+) -> torch.Tensor:
+    """Circle loss for metric learning, over the cosine distances between embeddings.
+
+    Pairs with the same label are pulled together and pairs with different labels pushed
+    apart, each weighted by how far it is from its optimum. Rows with a zero loss are masked
+    out of the `Loss` average, as in Keras.
+
+    Args:
+        y_true: Integer labels of the embeddings, shape `(batch,)`.
+        y_pred: L2-normalised embeddings, shape `(batch, dim)`.
+        ref_labels: Labels of the reference embeddings; defaults to `y_true`.
+        ref_embeddings: Reference embeddings; defaults to `y_pred`.
+        remove_diagonal: Whether an embedding is left out as its own positive.
+        gamma: The scale factor.
+        margin: The relaxation margin.
+
+    Example:
+        >>> emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]]))
+        >>> circle(torch.tensor([0, 0, 1]), emb).shape
+        torch.Size([3])
+    """
+    y_pred = convert_to_tensor(y_pred)
+    labels = convert_to_tensor(y_true, device=y_pred.device).to(torch.int32)
+    refs = y_pred if ref_embeddings is None else convert_to_tensor(ref_embeddings, y_pred.dtype, y_pred.device)
+    ref = labels if ref_labels is None else convert_to_tensor(ref_labels, device=y_pred.device)
+    ref = ref.to(torch.int32)
+    distances = torch.clamp(1.0 - y_pred @ refs.T, min=0.0)
+    positive = labels.reshape(-1, 1) == ref.reshape(-1, 1).T
+    negative = ~positive
+    if remove_diagonal:
+        eye = torch.eye(labels.numel(), ref.numel(), dtype=torch.bool, device=positive.device)
+        positive = positive & ~eye
+    pos_weights = torch.clamp((margin + distances) * positive.to(distances.dtype), min=0.0)
+    neg_weights = torch.clamp((1.0 + margin - distances) * negative.to(distances.dtype), min=0.0)
+    pos_logits = -gamma * pos_weights * (margin - distances)
+    neg_logits = gamma * neg_weights * ((1.0 - margin) - distances)
+    minus_inf = float("-inf")
+    p_loss = torch.logsumexp(torch.where(positive, pos_logits, minus_inf), dim=1)
+    n_loss = torch.logsumexp(torch.where(negative, neg_logits, minus_inf), dim=1)
+    loss = tnn.softplus(p_loss + n_loss)
+    loss._keras_mask = loss > 0  # type: ignore[attr-defined]
+    return loss
+
+
+def ctc(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Connectionist temporal classification loss per sequence; class 0 is the blank.
+
+    Args:
+        y_true: Integer label sequences, shape `(batch, max_label_length)`, padded with 0
+            (so label lengths are the counts of non-zero entries).
+        y_pred: Logits, shape `(batch, time, num_classes)`; every sequence uses all `time`
+            steps.
+
+    Raises:
+        ValueError: if the ranks are not 2 and 3.
+
+    Example:
+        >>> ctc(torch.tensor([[1, 2]]), torch.zeros(1, 4, 3)).shape
+        torch.Size([1])
+    """
+    y_pred = convert_to_tensor(y_pred)
+    targets = convert_to_tensor(y_true, device=y_pred.device)
+    if targets.dim() != 2:
+        raise ValueError(
+            "Expected `y_true` of shape (batch_size, max_length) holding integer labels. "
+            f"Received: y_true.shape={tuple(targets.shape)}. Pad the label sequences with 0."
+        )
+    if y_pred.dim() != 3:
+        raise ValueError(
+            "Expected `y_pred` of shape (batch_size, max_length, num_classes) holding logits. "
+            f"Received: y_pred.shape={tuple(y_pred.shape)}. Pass the per-step class logits."
+        )
+    targets = targets.long()
+    if y_pred.dtype in (torch.float16, torch.bfloat16):
+        y_pred = y_pred.float()
+    batch, steps = y_pred.shape[0], y_pred.shape[1]
+    input_lengths = torch.full((batch,), steps, dtype=torch.long, device=y_pred.device)
+    target_lengths = (targets != 0).sum(dim=-1)
+    log_probs = tnn.log_softmax(y_pred.transpose(0, 1), dim=-1)
+    return tnn.ctc_loss(
+        log_probs, targets, input_lengths, target_lengths, blank=0, reduction="none"
+    )

@@ -13,9 +13,15 @@ import torch
 
 from kfit.losses.functions import (
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
     categorical_hinge,
+    circle,
     cosine_similarity,
+    ctc,
+    dice,
     hinge,
     huber,
     kl_divergence,
@@ -27,15 +33,22 @@ from kfit.losses.functions import (
     poisson,
     sparse_categorical_crossentropy,
     squared_hinge,
+    tversky,
 )
 from kfit.losses.loss import Loss, squeeze_or_expand_to_same_rank
 from kfit.utils.errors import received
 
 __all__ = [
+    "CTC",
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
+    "Dice",
     "Hinge",
     "Huber",
     "KLDivergence",
@@ -48,6 +61,7 @@ __all__ = [
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "Tversky",
 ]
 
 LossFn = Callable[..., torch.Tensor]
@@ -459,3 +473,232 @@ class SparseCategoricalCrossentropy(_BuiltinLoss):
         self.from_logits = from_logits
         self.ignore_class = ignore_class
         self.axis = axis
+
+
+class BinaryFocalCrossentropy(_BuiltinLoss):
+    """Focal binary crossentropy, see `binary_focal_crossentropy` for the arguments.
+
+    Example:
+        >>> loss = BinaryFocalCrossentropy(gamma=2.0)
+        >>> loss(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.9, 0.2]]))
+        tensor(0.0050)
+    """
+
+    _config_keys = (
+        "from_logits",
+        "label_smoothing",
+        "axis",
+        "apply_class_balancing",
+        "alpha",
+        "gamma",
+    )
+
+    def __init__(
+        self,
+        apply_class_balancing: bool = False,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "binary_focal_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            binary_focal_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            apply_class_balancing=apply_class_balancing,
+            alpha=alpha,
+            gamma=gamma,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+        self.apply_class_balancing = apply_class_balancing
+        self.alpha = alpha
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+
+class CategoricalFocalCrossentropy(_BuiltinLoss):
+    """Focal categorical crossentropy, see `categorical_focal_crossentropy`.
+
+    Example:
+        >>> loss = CategoricalFocalCrossentropy()
+        >>> loss(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]]))
+        tensor(0.0433)
+    """
+
+    _config_keys = ("from_logits", "label_smoothing", "axis", "alpha", "gamma")
+
+    def __init__(
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_focal_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            categorical_focal_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            alpha=alpha,
+            gamma=gamma,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+        self.alpha = alpha
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+
+class CategoricalGeneralizedCrossEntropy(_BuiltinLoss):
+    """Generalized crossentropy for integer labels, see `categorical_generalized_cross_entropy`.
+
+    Args:
+        q: The exponent, strictly between 0 and 1.
+        reduction: See `Loss`.
+        name: Name of the loss.
+        dtype: See `Loss`.
+
+    Raises:
+        ValueError: if `q` is not in (0, 1).
+
+    Example:
+        >>> loss = CategoricalGeneralizedCrossEntropy(q=0.5)
+        >>> loss(torch.tensor([1]), torch.tensor([[0.75, 0.25]]))
+        tensor(1.)
+    """
+
+    _config_keys = ("q",)
+
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_generalized_cross_entropy",
+        dtype: Any = None,
+    ) -> None:
+        if not 0 < q < 1:
+            raise ValueError(
+                f"Expected `q` to be strictly between 0 and 1. {received('q', q)} "
+                "Pass e.g. q=0.5 (closer to 0 is closer to crossentropy)."
+            )
+        super().__init__(
+            categorical_generalized_cross_entropy, reduction=reduction, name=name, dtype=dtype, q=q
+        )
+        self.q = q
+
+
+class Dice(_BuiltinLoss):
+    """Dice loss, see `dice`.
+
+    Example:
+        >>> Dice(axis=-1)(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]]))
+        tensor(0.5000)
+    """
+
+    _config_keys = ("axis",)
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "dice",
+        axis: int | tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(dice, reduction=reduction, name=name, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class Tversky(_BuiltinLoss):
+    """Tversky loss, see `tversky`.
+
+    Example:
+        >>> Tversky(alpha=0.5, beta=0.5)(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.5]]))
+        tensor(0.5000)
+    """
+
+    _config_keys = ("alpha", "beta", "axis")
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "tversky",
+        axis: int | tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            tversky, reduction=reduction, name=name, dtype=dtype, alpha=alpha, beta=beta, axis=axis
+        )
+        self.alpha = alpha
+        self.beta = beta
+        self.axis = axis
+
+
+class Circle(_BuiltinLoss):
+    """Circle loss over the embeddings of a batch, see `circle`.
+
+    Rows whose loss is 0 are left out of the average (the function masks them).
+
+    Example:
+        >>> emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
+        >>> Circle()(torch.tensor([0, 0, 1]), emb).shape
+        torch.Size([])
+    """
+
+    _config_keys = ("gamma", "margin", "remove_diagonal")
+
+    def __init__(
+        self,
+        gamma: float = 80.0,
+        margin: float = 0.4,
+        remove_diagonal: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "circle",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            circle,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            gamma=gamma,
+            margin=margin,
+            remove_diagonal=remove_diagonal,
+        )
+        self.gamma = gamma
+        self.margin = margin
+        self.remove_diagonal = remove_diagonal
+
+
+class CTC(_BuiltinLoss):
+    """Connectionist temporal classification loss, see `ctc`.
+
+    Example:
+        >>> CTC()(torch.tensor([[1, 2]]), torch.zeros(1, 4, 3))
+        tensor(1.6864)
+    """
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "ctc",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(ctc, reduction=reduction, name=name, dtype=dtype)

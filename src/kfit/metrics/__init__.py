@@ -9,7 +9,9 @@ import numpy as np
 
 from kfit.losses.functions import (
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
     categorical_hinge,
     hinge,
     huber,
@@ -37,7 +39,36 @@ from kfit.metrics.accuracy_metrics import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from kfit.metrics.confusion_metrics import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    PrecisionAtRecall,
+    Recall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    TrueNegatives,
+    TruePositives,
+)
+from kfit.metrics.correlation_metrics import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
+from kfit.metrics.f_score_metrics import F1Score, FBetaScore
+from kfit.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
+from kfit.metrics.iou_metrics import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from kfit.metrics.metric import Metric, MetricVariable
+from kfit.metrics.probabilistic_metrics import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+)
 from kfit.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
 from kfit.metrics.regression_metrics import (
     CosineSimilarity,
@@ -46,36 +77,69 @@ from kfit.metrics.regression_metrics import (
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
 )
 from kfit.utils.errors import received, unknown_identifier_error
 from kfit.utils.naming import get_object_name, to_snake_case
 
 __all__ = [
+    "AUC",
     "Accuracy",
     "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "ConcordanceCorrelation",
     "CosineSimilarity",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
+    "IoU",
+    "KLDivergence",
     "LogCoshError",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
+    "MeanIoU",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
     "MetricVariable",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "PearsonCorrelation",
+    "Poisson",
+    "Precision",
+    "PrecisionAtRecall",
+    "R2Score",
+    "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
+    "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
     "accuracy",
     "binary_accuracy",
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_accuracy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
     "categorical_hinge",
+    "concordance_correlation",
     "deserialize",
     "get",
     "hinge",
@@ -86,6 +150,7 @@ __all__ = [
     "mean_absolute_percentage_error",
     "mean_squared_error",
     "mean_squared_logarithmic_error",
+    "pearson_correlation",
     "poisson",
     "resolve_metric",
     "serialize",
@@ -114,38 +179,37 @@ _CLASSES: tuple[type[Metric], ...] = (
     SparseCategoricalAccuracy,
     TopKCategoricalAccuracy,
     SparseTopKCategoricalAccuracy,
+    TruePositives,
+    TrueNegatives,
+    FalsePositives,
+    FalseNegatives,
+    Precision,
+    Recall,
+    AUC,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    R2Score,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    KLDivergence,
+    Poisson,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    F1Score,
+    FBetaScore,
+    IoU,
+    BinaryIoU,
+    MeanIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
+    PearsonCorrelation,
+    ConcordanceCorrelation,
 )
 
-
-def _loss_metric(fn: Callable[..., Any], name: str) -> Callable[[], MeanMetricWrapper]:
-    # Keras's crossentropy/hinge/KL/Poisson metric classes are running means of the loss
-    # function with default arguments; these factories build exactly that.
-    def build() -> MeanMetricWrapper:
-        return MeanMetricWrapper(fn, name=name)
-
-    return build
-
-
-def _loss_metric_table() -> dict[str, Callable[[], MeanMetricWrapper]]:
-    """Metric names that Keras resolves to its probabilistic and hinge metric classes."""
-    table: dict[str, Callable[[], MeanMetricWrapper]] = {}
-    for class_name, fn in (
-        ("BinaryCrossentropy", binary_crossentropy),
-        ("CategoricalCrossentropy", categorical_crossentropy),
-        ("SparseCategoricalCrossentropy", sparse_categorical_crossentropy),
-        ("KLDivergence", kl_divergence),
-        ("Poisson", poisson),
-        ("Hinge", hinge),
-        ("SquaredHinge", squared_hinge),
-        ("CategoricalHinge", categorical_hinge),
-    ):
-        snake = to_snake_case(class_name)
-        table[class_name] = table[snake] = _loss_metric(fn, snake)
-    table["bce"] = table["BCE"] = table["binary_crossentropy"]
-    return table
-
-
-_LOSS_METRICS = _loss_metric_table()
 
 _ALL_OBJECTS: dict[str, Any] = {
     **{cls.__name__: cls for cls in _CLASSES},
@@ -158,6 +222,8 @@ _ALL_OBJECTS: dict[str, Any] = {
     "MAPE": MeanAbsolutePercentageError,
     "msle": MeanSquaredLogarithmicError,
     "MSLE": MeanSquaredLogarithmicError,
+    "bce": BinaryCrossentropy,
+    "BCE": BinaryCrossentropy,
 }
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -183,6 +249,10 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
         binary_crossentropy,
         categorical_crossentropy,
         sparse_categorical_crossentropy,
+        binary_focal_crossentropy,
+        categorical_focal_crossentropy,
+        pearson_correlation,
+        concordance_correlation,
     )
 }
 
@@ -243,9 +313,7 @@ def deserialize(
 def _instantiate(name: str, table: dict[str, Any]) -> Metric:
     if name in table:
         return table[name]()
-    if name in _LOSS_METRICS:
-        return _LOSS_METRICS[name]()
-    raise unknown_identifier_error("metric", name, {**table, **_LOSS_METRICS})
+    raise unknown_identifier_error("metric", name, table)
 
 
 def get(identifier: Any) -> Metric | Callable[..., Any] | None:
@@ -274,7 +342,7 @@ def get(identifier: Any) -> Metric | Callable[..., Any] | None:
         return identifier()
     if callable(identifier):
         return identifier
-    raise unknown_identifier_error("metric", identifier, {**_ALL_OBJECTS, **_LOSS_METRICS})
+    raise unknown_identifier_error("metric", identifier, _ALL_OBJECTS)
 
 
 def _shape_kind(y_true: Any, y_pred: Any) -> str:

@@ -12,7 +12,7 @@ from kfit.saving.object_registration import register_keras_serializable
 from kfit.trainers.trainer import Trainer
 from kfit.utils.errors import received
 
-__all__ = ["Model"]
+__all__ = ["Model", "model_from_json"]
 
 
 @register_keras_serializable(package="keras")
@@ -291,6 +291,46 @@ class Model(Trainer, Layer):
             return functional_from_config(cls, config, custom_objects)
         return cls(**config)
 
+    def to_json(self, **kwargs: Any) -> str:
+        """Returns the model's architecture (and compile arguments) as a Keras 3 JSON string.
+
+        Rebuild it with `kfit.models.model_from_json` (or Keras's `model_from_json`): the
+        layers are new, with fresh weights. A `Sequential` and a functional model of built-in
+        layers are written exactly as Keras writes them, so each library reads the other's.
+
+        Args:
+            **kwargs: Passed to `json.dumps` (`indent=2`, ...).
+
+        Raises:
+            ValueError: when a part of the model is a torch module without a Keras config.
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.Input((3,)), kfit.layers.Dense(2)])
+            >>> clone = kfit.models.model_from_json(model.to_json())
+            >>> clone.output_shape, clone.layers[0] is model.layers[0]
+            ((None, 2), False)
+        """
+        import json
+
+        from kfit.saving.model_io import get_compile_config, layer_record
+
+        record = layer_record(self, "model")
+        build_shape = None
+        input_layer = self.__dict__.get("_input_layer")
+        if input_layer is not None and isinstance(record["config"].get("layers"), list):
+            # Keras lists a Sequential's InputLayer first and records the input shape twice.
+            build_shape = list(input_layer.batch_shape)
+            record["config"]["layers"].insert(0, layer_record(input_layer, "the model's input"))
+            record["config"]["build_input_shape"] = build_shape
+            record["config"].setdefault("trainable", self.trainable)
+        if type(self).__name__ == "Functional" and type(self).__module__ == "kfit.models.functional":
+            # Keras's own spelling of its Functional class, so that Keras finds it.
+            record["module"], record["registered_name"] = "keras.src.models.functional", "Functional"
+        record["build_config"] = {"input_shape": build_shape}
+        record["compile_config"] = get_compile_config(self) or {}
+        return json.dumps(record, **kwargs)
+
     # ------------------------------------------------------------------ weights files
     def save_weights(self, filepath: str | Path, overwrite: bool = True) -> None:
         """Saves every weight to `.weights.h5` or `.safetensors`, atomically.
@@ -324,11 +364,15 @@ class Model(Trainer, Layer):
 
         save_model(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath: str | Path, skip_mismatch: bool = False) -> None:
-        """Loads weights saved by `save_weights`; every shape is checked before any is changed."""
+    def load_weights(self, filepath: str | Path, skip_mismatch: bool = False, by_name: bool = False) -> None:
+        """Loads weights saved by `save_weights`; every shape is checked before any is changed.
+
+        A legacy Keras `.h5` file (Keras 2's format, e.g. the published ImageNet weights) is
+        matched layer by layer in order, or by layer name with `by_name=True`.
+        """
         from kfit.saving.weights import load_weights
 
-        load_weights(self, filepath, strict=not skip_mismatch)
+        load_weights(self, filepath, strict=not skip_mismatch, by_name=by_name)
 
     # ------------------------------------------------------------------ summary
     def summary(
@@ -379,6 +423,52 @@ class Model(Trainer, Layer):
             show_trainable=show_trainable,
             layer_range=layer_range,
         )
+
+def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Any:
+    """Builds a new model from a `to_json()` string (kfit's or Keras 3's), with fresh weights.
+
+    When the JSON holds compile arguments (a compiled model's), the model is compiled with them,
+    as Keras does.
+
+    Args:
+        json_string: What `model.to_json()` returned.
+        custom_objects: Maps class and function names to the user classes and functions the
+            JSON names (registered ones and the active `custom_object_scope` are found too).
+
+    Raises:
+        ValueError: for text that is not a JSON object, or a class that cannot be found.
+
+    Example:
+        >>> import kfit
+        >>> x = kfit.Input((4,))
+        >>> model = kfit.Model(x, kfit.layers.Dense(2, name="out")(x))
+        >>> [layer.name for layer in model_from_json(model.to_json()).layers][1:]
+        ['out']
+    """
+    import json
+
+    from kfit.saving.model_io import rebuild_layer
+    from kfit.saving.object_registration import custom_object_scope
+
+    try:
+        config = json.loads(json_string)
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(
+            f"Expected a JSON string written by model.to_json() ({e}). "
+            f"{received('json_string', str(json_string)[:80])} Pass the string itself."
+        ) from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            "Expected the JSON of a model: an object with 'class_name' and 'config'. "
+            f"{received('json_string', str(json_string)[:80])} Pass what model.to_json() returned."
+        )
+    with custom_object_scope(dict(custom_objects or {})):
+        model = rebuild_layer(config)
+        compile_config = config.get("compile_config")
+        if compile_config and isinstance(model, Model):
+            model.compile_from_config(compile_config)
+    return model
+
 
 def _functional_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Whether a Model constructor call passes inputs and outputs (Keras's rule)."""

@@ -15,6 +15,7 @@ from kfit.optimizers import schedules
 from kfit.optimizers.adagrad import Adagrad
 from kfit.optimizers.adam import Adam
 from kfit.optimizers.adamw import AdamW
+from kfit.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from kfit.optimizers.optimizer import Optimizer, OptimizerVariable
 from kfit.optimizers.rmsprop import RMSprop
 from kfit.optimizers.sgd import SGD
@@ -24,6 +25,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "LossScaleOptimizer",
     "Optimizer",
     "OptimizerVariable",
     "RMSprop",
@@ -55,7 +57,7 @@ def serialize(optimizer: Optimizer) -> dict[str, Any]:
             "Pass an instance such as `kfit.optimizers.Adam()`."
         )
     cls = type(optimizer)
-    builtin = _BY_NAME.get(cls.__name__.lower()) is cls
+    builtin = _BY_NAME.get(cls.__name__.lower()) is cls or cls is LossScaleOptimizer
     return {
         "module": "keras.optimizers" if builtin else cls.__module__,
         "class_name": cls.__name__,
@@ -83,7 +85,8 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
         )
     custom = custom_objects or {}
     class_name = config["class_name"]
-    cls = custom.get(class_name) or _lookup(class_name)
+    # A LossScaleOptimizer wraps another (no default for it): it is read from a config only.
+    cls = custom.get(class_name) or (LossScaleOptimizer if class_name == "LossScaleOptimizer" else _lookup(class_name))
     return cls.from_config(config.get("config", {}), custom_objects=custom_objects)
 
 

@@ -365,6 +365,9 @@ class Optimizer(torch.optim.Optimizer):
     """
 
     weight_decay = GroupHyperparameter(_check_weight_decay)
+    # Set by fit in data-parallel training when the model has its own train_step: averages the
+    # gradients given to `apply` over the ranks, in place.
+    gradient_reducer: Callable[[list[torch.Tensor | None]], None] | None = None
 
     def __init__(
         self,
@@ -965,6 +968,10 @@ class Optimizer(torch.optim.Optimizer):
         grads = list(grads)
         if not grads:
             return
+        if self.gradient_reducer is not None:
+            # Data-parallel training with a model's own train_step: the gradients are averaged
+            # over the ranks here, as DDP does for the built-in step (see `kfit.distribution`).
+            self.gradient_reducer(grads)
         if trainable_variables is None:
             self._require_built("calling `apply(grads)` without variables")
             variables = self._all_params()

@@ -1,4 +1,4 @@
-"""Tensor files in HDF5, for `.weights.h5` paths. Needs the optional `h5py` package.
+"""Tensor files in HDF5, for `.weights.h5` paths, written and read with h5py.
 
 Layout: a group ``tensors`` with one dataset per tensor, in insertion order, and a group
 ``metadata`` whose attributes hold the string metadata. Each dataset records its torch
@@ -35,20 +35,21 @@ _STORED_AS = {
 
 
 def import_h5py() -> Any:
-    """Returns the h5py module, or raises an ImportError that says how to install it.
+    """Returns the h5py module, or raises an ImportError that says how to reinstall it.
 
     Example:
         >>> import_h5py().__name__
         'h5py'
     """
-    # Imported here, not at module level, so kfit works without the optional extra.
+    # h5py is a dependency of kfit, imported on first use so that `import kfit` does not pay
+    # for it. The error remains for an install made without dependencies (`--no-deps`).
     try:
         import h5py
     except ImportError as e:
         raise ImportError(
-            "Reading and writing `.weights.h5` files requires the h5py package, which is not "
-            "installed. Install it with `pip install h5py` (or `pip install kfit[h5]`), or "
-            "use a `.safetensors` path instead."
+            "Reading and writing `.weights.h5` files requires the h5py package, a dependency of "
+            "kfit that could not be imported. Install it with `pip install h5py`, or use a "
+            "`.safetensors` path instead."
         ) from e
     return h5py
 

@@ -348,14 +348,14 @@ def _serialize_identifier(value: Any, what: str) -> Any:
         raise _Unserializable(f"the {what} {value!r} cannot be saved ({e})") from None
 
 
-def get_compile_config(model: Model) -> dict[str, Any] | None:
+def get_compile_config(model: Model, strict: bool = False) -> dict[str, Any] | None:
     """Returns what `compile()` was called with, as JSON-serialisable identifiers.
 
     Strings are kept; the optimizer and `Loss` and `Metric` objects are saved as
     `serialize_keras_object` records; functions are saved by name (restored from the registry,
-    `custom_objects` or the scope, unless built in). Returns None for an uncompiled model, and
-    warns and returns None when something cannot be saved (a lambda, a plain `torch.optim`
-    optimizer).
+    `custom_objects` or the scope, unless built in). The keys are Keras 3's. Returns None for
+    an uncompiled model; when something cannot be saved (a lambda, a plain `torch.optim`
+    optimizer), warns and returns None, or raises a ValueError naming it when `strict`.
 
     Example:
         >>> import kfit
@@ -385,9 +385,18 @@ def get_compile_config(model: Model) -> dict[str, Any] | None:
             "weighted_metrics": _serialize_identifier(
                 compile_metrics.weighted_spec if compile_metrics else None, "metric"
             ),
+            "run_eagerly": False,
+            "steps_per_execution": model.steps_per_execution,
             "jit_compile": model._jit_compile,
         }
     except _Unserializable as e:
+        if strict:
+            raise ValueError(
+                f"Expected compile() arguments that can be written as a config: {e}. Received: "
+                f"a model compiled with optimizer={optimizer!r}. Use a kfit optimizer, and "
+                "losses and metrics given by name, as kfit objects, or as functions defined "
+                "with `def`."
+            ) from None
         warnings.warn(
             f"The model's compile() arguments are not saved: {e}. The loaded model will be "
             "uncompiled (and without optimizer state); call compile() on it yourself.",
@@ -424,6 +433,15 @@ def _deserialize_identifier(value: Any, kind: str, custom_objects: Mapping[str, 
     return deserialize_keras_object(record, custom_objects)
 
 
+def _public_optimizer(record: Any) -> Any:
+    """Keras 3 names its optimizers' private modules (`keras.src.backend.torch.optimizers...`);
+    kfit reads them as `keras.optimizers`, where they are public."""
+    module = record.get("module") if isinstance(record, dict) else None
+    if isinstance(module, str) and module.startswith("keras.src.") and "optimizers" in module:
+        return {**record, "module": "keras.optimizers"}
+    return record
+
+
 def compile_from_config(
     model: Model,
     config: Mapping[str, Any],
@@ -444,7 +462,7 @@ def compile_from_config(
     """
     custom = dict(custom_objects or {})
     with custom_object_scope(custom):
-        optimizer = deserialize_keras_object(config["optimizer"], custom)
+        optimizer = deserialize_keras_object(_public_optimizer(config.get("optimizer", "rmsprop")), custom)
         loss = _deserialize_identifier(config.get("loss"), "loss", custom)
         metrics = _deserialize_identifier(config.get("metrics"), "metric", custom)
         weighted = _deserialize_identifier(config.get("weighted_metrics"), "metric", custom)
@@ -454,7 +472,8 @@ def compile_from_config(
         loss_weights=config.get("loss_weights"),
         metrics=metrics,
         weighted_metrics=weighted,
-        jit_compile=bool(config.get("jit_compile", False)),
+        steps_per_execution=int(config.get("steps_per_execution") or 1),
+        jit_compile=config.get("jit_compile") is True,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kfit.saving import h5_io, keras_h5, safetensors_io
+from kfit.saving import h5_io, keras_h5, legacy_h5, safetensors_io
 
 __all__ = [
     "assign_tensors",
@@ -149,12 +149,17 @@ def _shape_text(shape: torch.Size) -> str:
 
 
 def load_weights(
-    module: torch.nn.Module, filepath: str | os.PathLike[str], strict: bool = True
+    module: torch.nn.Module,
+    filepath: str | os.PathLike[str],
+    strict: bool = True,
+    by_name: bool = False,
 ) -> None:
     """Loads a weight file written by `save_weights` into `module`, in place.
 
     A `Sequential` of kfit layers also reads `.weights.h5` files written by Keras 3 for the
-    same architecture (the file's optimizer variables are ignored).
+    same architecture (the file's optimizer variables are ignored). A `.h5` or `.hdf5` path
+    is read as a Keras 2 HDF5 file, such as Keras's published pre-trained weights (see
+    `legacy_h5`).
 
     The whole file is checked against the module before any weight changes, so a failed
     load leaves the module untouched. Values are copied into the existing parameters and
@@ -163,9 +168,12 @@ def load_weights(
 
     Args:
         module: The model or layer to load into.
-        filepath: A `.weights.h5` or `.safetensors` file.
+        filepath: A `.weights.h5` or `.safetensors` file; for a model, also a legacy `.h5`.
         strict: When True, the file's names must match the module's exactly. When False,
-            names present on one side only are skipped. Shapes must match either way.
+            names present on one side only are skipped. Shapes must match either way, except
+            in a legacy `.h5` file, where False skips mismatched weights with a warning.
+        by_name: For a legacy `.h5` file only: match its layers to the model's by name
+            instead of in order.
 
     Raises:
         FileNotFoundError: If `filepath` does not exist.
@@ -186,6 +194,17 @@ def load_weights(
         >>> folder.cleanup()
     """
     _check_module(module)
+    if legacy_h5.is_legacy_path(filepath) and hasattr(module, "layers"):
+        # Keras 2's `.h5` files (Keras's published pre-trained weights among them) are laid
+        # out by layer, so only a model, which lists its layers, reads them.
+        legacy_h5.load_legacy_weights(module, filepath, by_name=by_name, skip_mismatch=not strict)
+        return
+    if by_name:
+        raise ValueError(
+            "Expected `by_name` only with a legacy Keras '.h5' or '.hdf5' file. Received: "
+            f"by_name=True with filepath={filepath!r} (of type {type(filepath).__name__}). "
+            "Drop `by_name`: this format is matched by the model's structure."
+        )
     backend = _format_for(filepath)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(

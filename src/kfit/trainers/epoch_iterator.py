@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from kfit.trainers.data_adapters import DataAdapter, to_device
+from kfit.trainers.data_adapters import DataAdapter, WeightedBatch, to_device
 from kfit.trainers.resume import capture_global_rng, global_rng_to_json, restore_global_rng
 
 __all__ = ["EpochIterator"]
@@ -130,6 +130,8 @@ class EpochIterator:
             "pass_position": 0,
             # Between passes, the next one's order comes from these (drawn when it starts).
             "generators": self._adapter_rng(),
+            # A DistributedSampler's order comes from the pass count (`set_epoch`).
+            "passes": int(getattr(self.adapter, "passes", 0)),
         }
         if has_pass:
             assert self._pass_rng is not None
@@ -159,6 +161,10 @@ class EpochIterator:
         """
         self.restart()
         self.exhausted = bool(state.get("exhausted", False))
+        if hasattr(self.adapter, "passes"):
+            # The count after the recorded pass started; starting it again below counts it again.
+            passes = int(state.get("passes", 0))
+            self.adapter.passes = max(0, passes - 1) if state.get("has_pass") else passes
         if not state.get("has_pass"):
             self._pass_rng = None
             self._pass_position = 0
@@ -186,7 +192,10 @@ class EpochIterator:
     def _place(self, batch: Batch) -> Batch:
         if self.device.type == "cpu":
             return batch
-        return to_device(batch, self.device)
+        placed = to_device(batch, self.device)
+        if isinstance(batch, WeightedBatch):
+            return WeightedBatch(placed, batch.weight)  # keeps this rank's loss weight
+        return placed
 
     def epoch(self, start: int = 0) -> Iterator[tuple[int, Batch]]:
         """One epoch of `(step, batch)` pairs; `start` steps are already done (a resumed epoch)."""

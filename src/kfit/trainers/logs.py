@@ -54,6 +54,7 @@ class BatchLogs(dict[str, Any]):
 
     Args:
         read: a zero-argument callable returning the mapping of log values.
+        local: in data-parallel training, what `local_view()` reads instead.
 
     Raises:
         TypeError: if `read` is not callable.
@@ -67,9 +68,11 @@ class BatchLogs(dict[str, Any]):
         (0.25, {'loss': 0.25}, 1)
     """
 
-    __slots__ = ("_read",)
+    __slots__ = ("_local", "_read")
 
-    def __init__(self, read: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(
+        self, read: Callable[[], Mapping[str, Any]], local: Callable[[], Mapping[str, Any]] | None = None
+    ) -> None:
         if not callable(read):
             raise TypeError(
                 "Expected `read` to be a zero-argument callable returning the log values. "
@@ -77,7 +80,25 @@ class BatchLogs(dict[str, Any]):
                 "BatchLogs(lambda: {'loss': 0.25}), or use a plain dict for values already known."
             )
         self._read: Callable[[], Mapping[str, Any]] | None = read
+        self._local = local
         dict.update(self, _PLACEHOLDER)
+
+    def local_view(self) -> Mapping[str, Any]:
+        """The logs as this process alone sees them, when reading the global ones is a collective.
+
+        In data-parallel training the first read of a `BatchLogs` is a collective (every rank
+        reduces the metric states together), so a callback that reads the logs on one rank
+        only, at moments of its own (the progress bar, at redraws), reads this view instead:
+        this rank's running values, no communication. Elsewhere it is the logs themselves.
+
+        Example:
+            >>> logs = BatchLogs(lambda: {"loss": 0.5}, local=lambda: {"loss": 0.7})
+            >>> logs.local_view()["loss"], logs["loss"]
+            (0.7, 0.5)
+        """
+        if self._local is None or self._read is None:
+            return self
+        return BatchLogs(self._local)
 
     def _fill(self) -> None:
         read = self._read

@@ -85,7 +85,11 @@ def _user_step(method: Callable[[Any], Any], grad: bool) -> StepFunction:
 
 
 def _train_function(model: Any) -> StepFunction:
-    forward = model._forward_fn()
+    # Data-parallel training: the forward pass goes through DistributedDataParallel (which
+    # averages the gradients), and a batch may carry this rank's loss weight (`WeightedBatch`).
+    weighted = model._ddp is not None
+    ddp_forward = model.__dict__.get("_ddp_forward") if weighted else None
+    forward = model._forward_fn() if ddp_forward is None else ddp_forward
     optimizer = model.optimizer
     compute_loss = model._compute_loss
     tracker = model._loss_tracker
@@ -98,6 +102,7 @@ def _train_function(model: Any) -> StepFunction:
     def train_step(batch: Batch) -> None:
         nonlocal fast, planned
         x, y, sample_weight = batch
+        weight = getattr(batch, "weight", 1.0) if weighted else 1.0
         y_pred = forward(x)
         if not planned:
             fast, planned = FastPath.plan_for_batch(model._compile_loss, compiled_metrics, tracker, y, y_pred), True
@@ -109,8 +114,13 @@ def _train_function(model: Any) -> StepFunction:
             if losses_in_use():
                 loss = _with_model_losses(model, loss)
         optimizer.zero_grad(set_to_none=True)
-        (loss if scale_loss is None else scale_loss(loss)).backward()
+        # A rank's uneven share of a global batch scales its loss, so that DDP's average of the
+        # gradients is the gradient of the global batch's loss; a padding row adds nothing.
+        scaled = loss if weight == 1.0 else loss * weight
+        (scaled if scale_loss is None else scale_loss(scaled)).backward()
         optimizer.step()
+        if weight == 0.0:
+            return
         if fast is not None and target is not None:
             fast.update_metrics(loss, target, y_pred)
             return
@@ -124,6 +134,7 @@ def _train_function(model: Any) -> StepFunction:
 
 def _test_function(model: Any) -> StepFunction:
     forward = model._forward_fn()
+    weighted = model._ddp is not None
     compute_loss = model._compute_loss
     tracker = model._loss_tracker
     compiled_metrics = model._compile_metrics
@@ -133,6 +144,8 @@ def _test_function(model: Any) -> StepFunction:
     def test_step(batch: Batch) -> None:
         nonlocal fast, planned
         x, y, sample_weight = batch
+        if weighted and getattr(batch, "weight", 1.0) == 0.0:
+            return  # a padding row of data-parallel evaluation (see `sharding`)
         with torch.no_grad():
             y_pred = forward(x)
             if not planned:

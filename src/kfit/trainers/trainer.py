@@ -19,10 +19,13 @@ import torch
 
 from kfit import optimizers as optimizers_module
 from kfit.backend import conversion
+from kfit.backend import distributed as distributed_backend
 from kfit.backend.device import default_device
 from kfit.callbacks.callback_list import CallbackList
+from kfit.callbacks.progbar_logger import ProgbarLogger
 from kfit.layers.layer import losses_in_use
 from kfit.metrics import Mean
+from kfit.optimizers.loss_scale_optimizer import wrap_for_policy
 from kfit.trainers.compile_utils import (
     CompileLoss,
     CompileMetrics,
@@ -32,6 +35,8 @@ from kfit.trainers.compile_utils import (
 )
 from kfit.trainers.data_adapters import (
     ArrayDataAdapter,
+    TorchDataLoaderAdapter,
+    WeightedBatch,
     batch_size_of,
     check_label_range,
     flatten,
@@ -138,6 +143,14 @@ class Trainer(_MixinBase):
         self._backup_writer: Any = None
         # Whether the running fit validates; set before on_train_begin (CSVLogger reads it).
         self._fit_has_validation = False
+        # Data-parallel training (see `kfit.distribution`): the process group's context while
+        # a loop runs under torch.distributed, and the model in DDP for the built-in step. The
+        # wrapper is kept out of nn.Module's registry: as a submodule, the model would contain
+        # itself.
+        self._ddp: distributed_backend.DataParallel | None = None
+        self.__dict__["_ddp_forward"] = None
+        # Whether stop_training is agreed on by all ranks after every batch (see fit).
+        self._stop_sync = False
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -166,7 +179,8 @@ class Trainer(_MixinBase):
                 with the indices of its first (begin) and last (end) batch, as in Keras; so
                 callbacks that read batch logs cost one read per execution.
             jit_compile: True compiles the forward pass with `torch.compile`; "auto" means False.
-            auto_scale_loss: accepted for Keras compatibility.
+            auto_scale_loss: under the `"mixed_float16"` policy, wrap the optimizer in a
+                `kfit.mixed_precision.LossScaleOptimizer` (as Keras does).
             device: where to train; by default cuda, then mps, then cpu (or where `model.to()`
                 put the model).
 
@@ -177,7 +191,7 @@ class Trainer(_MixinBase):
             >>> model.compiled
             True
         """
-        del run_eagerly, auto_scale_loss
+        del run_eagerly
         _check_int("steps_per_execution", steps_per_execution, 1, allow_none=False)
         # Everything that can be checked without data is checked here, before any state changes.
         check_compile_arguments(loss, loss_weights, metrics, weighted_metrics, self._known_output_names())
@@ -186,6 +200,7 @@ class Trainer(_MixinBase):
             self.optimizer = optimizer
         else:
             self.optimizer = optimizers_module.get(optimizer)
+            self.optimizer = wrap_for_policy(self.optimizer, self.dtype_policy.name, auto_scale_loss)
         self._compile_loss = CompileLoss(loss, loss_weights) if loss is not None else None
         self._compile_metrics = CompileMetrics(metrics, weighted_metrics) if metrics or weighted_metrics else None
         self._loss_tracker = Mean(name="loss")
@@ -211,6 +226,8 @@ class Trainer(_MixinBase):
     def _resolve_device(self) -> torch.device:
         if self._explicit_device is not None:
             device = self._explicit_device
+        elif self._ddp is not None:
+            device = self._ddp.device()  # this rank's LOCAL_RANK GPU, or the CPU
         else:
             params = [p for p in self.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]
             on = {p.device.type for p in params}
@@ -471,8 +488,33 @@ class Trainer(_MixinBase):
         return step
 
     def _logs(self) -> Logs:
-        """The current metric results as Python floats, keys sorted: one device->host transfer."""
+        """The current metric results as Python floats, keys sorted: one device->host transfer.
+
+        In data-parallel training the results are global: the metric states are summed over
+        the ranks first (one all-reduce), so every rank gets the same logs.
+        """
+        ddp = self._ddp
+        if ddp is None:
+            return conversion.pythonify_logs(self.get_metrics_result())
+        with ddp.reduce_metric_states(self.metrics):
+            return conversion.pythonify_logs(self.get_metrics_result())
+
+    def _local_logs(self) -> Logs:
         return conversion.pythonify_logs(self.get_metrics_result())
+
+    def _step_logs(self, step_logs: Any) -> Logs:
+        """A custom step's logs as Python floats; global in data-parallel training.
+
+        Keys that are metric results take the reduced metrics' values; any other value is
+        averaged over the ranks.
+        """
+        local = conversion.pythonify_logs(step_logs)
+        ddp = self._ddp
+        if ddp is None:
+            return local
+        results = self._logs()
+        averaged = ddp.mean_values({k: v for k, v in local.items() if k not in results})
+        return {k: results[k] if k in results else averaged[k] for k in local}
 
     def _batch_logs(self, step_logs: Any) -> BatchLogs:
         """Batch logs that read the device only when a callback reads them.
@@ -480,6 +522,10 @@ class Trainer(_MixinBase):
         The built-in step returns None: the logs are the metric results. A model's own step
         returns its dict, as in Keras.
         """
+        if self._ddp is not None:
+            if step_logs is None:
+                return BatchLogs(self._logs, local=self._local_logs)
+            return BatchLogs(lambda: self._step_logs(step_logs), local=lambda: conversion.pythonify_logs(step_logs))
         if step_logs is None:
             return BatchLogs(self._logs)
         return BatchLogs(lambda: conversion.pythonify_logs(step_logs))
@@ -494,7 +540,9 @@ class Trainer(_MixinBase):
         if step_logs is None:
             return logs
         last = conversion.pythonify_logs(step_logs)
-        return logs if set(last) == set(logs) else last
+        if set(last) == set(logs):
+            return logs
+        return last if self._ddp is None else self._step_logs(step_logs)
 
     # ------------------------------------------------------------------ building
     def _check_input_shape(self, x: Any, name: str = "x") -> None:
@@ -585,7 +633,7 @@ class Trainer(_MixinBase):
         if not sparse:
             return
         num_classes = int(y_pred.shape[-1])
-        whole = isinstance(iterator.adapter, ArrayDataAdapter)
+        whole = isinstance(iterator.adapter, ArrayDataAdapter) and not iterator.adapter.lazy
         check_label_range(y, num_classes, ignore_class, where="y" if whole else "batch 0 of the data")
         checker = getattr(iterator.adapter, "checker", None)
         if checker is not None:
@@ -612,7 +660,7 @@ class Trainer(_MixinBase):
     def _first_x_y(self, iterator: EpochIterator) -> tuple[Any, Any]:
         """The inputs and targets to check: the whole arrays, or the first batch held back."""
         adapter = iterator.adapter
-        if isinstance(adapter, ArrayDataAdapter):
+        if isinstance(adapter, ArrayDataAdapter) and not adapter.lazy:  # lazy: arrays on disk
             return adapter.x, adapter.y
         batch = iterator.peek()
         return (None, None) if batch is None else (batch[0], batch[1])
@@ -635,10 +683,77 @@ class Trainer(_MixinBase):
 
     def _first_x(self, iterator: EpochIterator) -> Any:
         """The inputs to check and build from: the whole arrays, or a first batch held back."""
-        if isinstance(iterator.adapter, ArrayDataAdapter):
+        if isinstance(iterator.adapter, ArrayDataAdapter) and not iterator.adapter.lazy:
             return iterator.adapter.x
         batch = iterator.peek()
         return None if batch is None else batch[0]
+
+    # ------------------------------------------------------------------ data-parallel training
+    def _enter_distributed(self) -> distributed_backend.DataParallel | None:
+        """The process group's context for the loop starting now (None in a single process).
+
+        Under torchrun it joins the group first (see `kfit.distribution.initialize`).
+        """
+        ddp = distributed_backend.active()
+        if (ddp is None) != (self._ddp is None):
+            self._step_functions = {}  # the built-in steps differ (see `step_functions`)
+        self._ddp = ddp
+        return ddp
+
+    def _leave_data_parallel(self, outer: distributed_backend.DataParallel | None) -> None:
+        """Ends a loop's data-parallel state, giving back that of an enclosing fit, if any."""
+        if outer is None:
+            # Dropped after each fit: a model holding its DDP wrapper could not be deep-copied
+            # or pickled, and the process group may be gone by the next fit.
+            self.__dict__["_ddp_forward"] = None
+            if isinstance(self.optimizer, optimizers_module.Optimizer):
+                self.optimizer.gradient_reducer = None
+        if (outer is None) != (self._ddp is None):
+            self._step_functions = {}
+        self._ddp = outer
+
+    def _prepare_data_parallel(self, ddp: distributed_backend.DataParallel) -> None:
+        """Starts every rank from rank 0's weights, then sets up the gradient averaging.
+
+        The built-in step runs the model through `DistributedDataParallel`, which averages the
+        gradients during the backward pass. A model's own `train_step` calls the model itself,
+        so its `self.optimizer.apply(...)` averages them (`Optimizer.gradient_reducer`).
+        """
+        ddp.broadcast_module(self)
+        forward = None
+        if uses_builtin_step(self, "train"):
+            if any(p.requires_grad for p in self.parameters()):
+                forward = ddp.wrap(self)
+        elif isinstance(self.optimizer, optimizers_module.Optimizer):
+            self.optimizer.gradient_reducer = ddp.average_gradients
+        if forward is not self.__dict__.get("_ddp_forward"):
+            self.__dict__["_ddp_forward"] = forward
+            self._step_functions = {}
+
+    @property
+    def distribute_rank(self) -> int:
+        """This process's rank in data-parallel training (0 in a single process).
+
+        A callback writes files only where `self.model.distribute_rank == 0`, as kfit's own
+        writers (ModelCheckpoint, CSVLogger, ...) do; see `kfit.distribution`.
+
+        Example:
+            >>> import kfit
+            >>> kfit.Sequential([kfit.layers.Dense(1)]).distribute_rank
+            0
+        """
+        return distributed_backend.get_rank()
+
+    @property
+    def distribute_world_size(self) -> int:
+        """The number of processes training together (1 in a single process).
+
+        Example:
+            >>> import kfit
+            >>> kfit.Sequential([kfit.layers.Dense(1)]).distribute_world_size
+            1
+        """
+        return distributed_backend.get_world_size()
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -714,10 +829,12 @@ class Trainer(_MixinBase):
                 for d in (x, y, sample_weight)
             )
             validation_data = (val_x, val_y, val_sw)
+        outer_ddp = self._ddp
+        ddp = self._enter_distributed()
         device = self._resolve_device()
         adapter = get_data_adapter(
             x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
-            class_weight=class_weight, device=device,
+            class_weight=class_weight, device=device, distributed=ddp,
         )
         train_iterator = EpochIterator(adapter, steps_per_epoch, device=device)
         # Everything is checked and built before on_train_begin, so callbacks there (restoring a
@@ -733,15 +850,23 @@ class Trainer(_MixinBase):
             )
         if first_x is not None:
             self._build_for(first_x)
+        if ddp is not None:
+            self._prepare_data_parallel(ddp)
 
         verbose = 1 if verbose == "auto" else verbose
         callbacks = _callback_list(
-            callbacks, self, add_history=True, add_progbar=verbose != 0,
+            callbacks, self, add_history=True, add_progbar=verbose != 0 and (ddp is None or ddp.is_main),
             verbose=verbose, epochs=epochs, steps=train_iterator.num_batches,
         )
         # Decided once per fit: a hook nobody overrides is not called, and its logs not built.
         batch_begin = callbacks.dispatches("on_train_batch_begin")
         batch_end = callbacks.dispatches("on_train_batch_end")
+        # Data-parallel: after a batch, stop_training is agreed on (one tiny all-reduce) only when
+        # something could have set it during the batch: a batch hook of a callback (the bar, on
+        # rank 0 alone, never does) or the model's own train_step.
+        self._stop_sync = ddp is not None and (
+            _batch_hooks_besides_progbar(callbacks, "train") or not uses_builtin_step(self, "train")
+        )
         was_training = self.training
         self.stop_training = False
         self._fit_has_validation = val_iterator is not None
@@ -764,7 +889,9 @@ class Trainer(_MixinBase):
                 writer.release()  # the signal handlers of a failed fit
             self._fit_callbacks = self._train_iterator = self._backup_writer = None
             self._resume_point = None
+            self._leave_data_parallel(outer_ddp)
             raise
+        self._leave_data_parallel(outer_ddp)
         writer = self._backup_writer
         callbacks.on_train_end(training_logs)
         self._fit_callbacks = self._train_iterator = self._backup_writer = None
@@ -802,6 +929,9 @@ class Trainer(_MixinBase):
             self.reset_metrics()
             self.train()
             callbacks.on_epoch_begin(epoch)
+            ddp = self._ddp
+            if ddp is not None:
+                self.stop_training = ddp.any_true(self.stop_training)
             start = 0
             if resume is not None:
                 # Exact resumption: the data position, the epoch's metric states so far, then
@@ -833,8 +963,11 @@ class Trainer(_MixinBase):
                     callbacks.on_train_batch_end(step, self._batch_logs(step_logs))
                 if writer is not None:
                     writer.write_due()
-                    if writer.preempted is not None:
+                    if writer.should_preempt():
                         writer.preempt(epoch, step + 1)  # backs up, then exits the process
+                if self._stop_sync:
+                    assert ddp is not None
+                    self.stop_training = ddp.any_true(self.stop_training)
                 if self.stop_training:
                     break
             if step < 0:
@@ -847,9 +980,11 @@ class Trainer(_MixinBase):
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 epoch_logs = dict(sorted(epoch_logs.items()))
             callbacks.on_epoch_end(epoch, epoch_logs)
+            if ddp is not None:
+                self.stop_training = ddp.any_true(self.stop_training)
             if writer is not None:
                 writer.write_due()
-                if writer.preempted is not None and epoch + 1 < epochs:
+                if writer.should_preempt() and epoch + 1 < epochs:
                     writer.preempt(epoch + 1, 0)  # a signal during validation, say
             training_logs = epoch_logs
             if self.stop_training:
@@ -867,7 +1002,9 @@ class Trainer(_MixinBase):
             vx, vy, vsw = unpack_x_y_sample_weight(tuple(validation_data))
         else:
             vx, vy, vsw = validation_data, None, None
-        adapter = get_data_adapter(vx, vy, vsw, batch_size=batch_size, shuffle=False, device=device)
+        adapter = get_data_adapter(
+            vx, vy, vsw, batch_size=batch_size, shuffle=False, device=device, distributed=self._ddp
+        )
         iterator = EpochIterator(adapter, steps, device=device)
         # The same up-front checks as for `x`: against the model, and against the training data
         # (which also covers a model that is built only from the first training batch).
@@ -913,8 +1050,12 @@ class Trainer(_MixinBase):
         _check_int("batch_size", batch_size, 1)
         _check_int("steps", steps, 1)
         _check_verbose(verbose)
+        outer_ddp = self._ddp
+        ddp = self._enter_distributed()
         device = self._resolve_device()
-        adapter = get_data_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=False, device=device)
+        adapter = get_data_adapter(
+            x, y, sample_weight, batch_size=batch_size, shuffle=False, device=device, distributed=ddp
+        )
         iterator = EpochIterator(adapter, steps, device=device)
         first_x = self._first_x(iterator)
         if first_x is not None:
@@ -923,11 +1064,14 @@ class Trainer(_MixinBase):
             self._build_for(first_x)
         verbose = 1 if verbose == "auto" else verbose
         callbacks = _callback_list(
-            callbacks, self, add_progbar=verbose != 0,
+            callbacks, self, add_progbar=verbose != 0 and (ddp is None or ddp.is_main),
             verbose=verbose, epochs=1, steps=iterator.num_batches,
         )
         was_training = self.training
-        logs = self._evaluate_loop(iterator, callbacks)
+        try:
+            logs = self._evaluate_loop(iterator, callbacks)
+        finally:
+            self._leave_data_parallel(outer_ddp)
         self.train(was_training)
         if return_dict:
             return logs
@@ -944,6 +1088,10 @@ class Trainer(_MixinBase):
         callbacks.on_test_begin()
         step_logs = None
         test_step = self._step_function("test")
+        ddp = self._ddp
+        stop_sync = ddp is not None and (
+            _batch_hooks_besides_progbar(callbacks, "test") or not uses_builtin_step(self, "test")
+        )
         for begin, step, batches in _executions(iterator.epoch(), self.steps_per_execution):
             if batch_begin:
                 callbacks.on_test_batch_begin(begin)
@@ -951,6 +1099,9 @@ class Trainer(_MixinBase):
                 step_logs = test_step(batch)
             if batch_end:
                 callbacks.on_test_batch_end(step, self._batch_logs(step_logs))
+            if stop_sync:
+                assert ddp is not None
+                self.stop_evaluating = ddp.any_true(self.stop_evaluating)
             if self.stop_evaluating:
                 break
         logs = self._epoch_logs(step_logs)
@@ -987,19 +1138,33 @@ class Trainer(_MixinBase):
         _check_int("batch_size", batch_size, 1)
         _check_int("steps", steps, 1)
         _check_verbose(verbose)
+        outer_ddp = self._ddp
+        ddp = self._enter_distributed()
+        try:
+            return self._predict(x, batch_size, verbose, steps, callbacks, ddp)
+        finally:
+            self._leave_data_parallel(outer_ddp)
+
+    def _predict(
+        self, x: Any, batch_size: int | None, verbose: int | str, steps: int | None, callbacks: Any,
+        ddp: distributed_backend.DataParallel | None,
+    ) -> Any:
         device = self._resolve_device()
         if isinstance(x, (tuple, list)) and len(x) in (2, 3) and not is_array_like(x):
             x = x[0]
-        adapter = get_data_adapter(x, batch_size=batch_size, shuffle=False, device=device)
+        adapter = get_data_adapter(x, batch_size=batch_size, shuffle=False, device=device, distributed=ddp)
         iterator = EpochIterator(adapter, steps, device=device)
         first_x = self._first_x(iterator)
         if first_x is not None:
             self._check_input_shape(first_x)
             self._build_for(first_x)
         callbacks = _callback_list(
-            callbacks, self, add_progbar=verbose != 0,
+            callbacks, self, add_progbar=verbose != 0 and (ddp is None or ddp.is_main),
             verbose=verbose, epochs=1, steps=iterator.num_batches,
         )
+        stop_sync = ddp is not None and _batch_hooks_besides_progbar(callbacks, "predict")
+        # Data-parallel: which of this rank's outputs are padding rows (see `sharding`).
+        padding: list[bool] = []
         batch_begin = callbacks.dispatches("on_predict_batch_begin")
         batch_end = callbacks.dispatches("on_predict_batch_end")
         was_training = self.training
@@ -1013,12 +1178,19 @@ class Trainer(_MixinBase):
                 callbacks.on_predict_batch_begin(begin)
             group = [predict_step(batch) for batch in batches]
             outputs.extend(group)
+            if ddp is not None:
+                padding.extend(isinstance(b, WeightedBatch) and b.weight == 0.0 for b in batches)
             if batch_end:
                 callbacks.on_predict_batch_end(step, BatchLogs(functools.partial(_predict_logs, group)))
+            if stop_sync:
+                assert ddp is not None
+                self.stop_predicting = ddp.any_true(self.stop_predicting)
             if self.stop_predicting:
                 break
         callbacks.on_predict_end()
         self.train(was_training)
+        if ddp is not None and outputs:
+            outputs = [_gather_predictions(ddp, adapter, outputs, padding)]
         if not outputs:
             raise ValueError(
                 "Expected `x` to yield at least one batch for `predict`. Received: empty input. "
@@ -1089,6 +1261,58 @@ class Trainer(_MixinBase):
         batch = self._single_batch(x, None, None)
         self.eval()
         return _to_numpy(self._step_function("predict")(batch))
+
+    # ------------------------------------------------------------------ compile config
+    def get_compile_config(self) -> dict[str, Any]:
+        """Returns the `compile()` arguments as a JSON-ready dict in Keras 3's format.
+
+        The optimizer, and loss and metric objects, are `serialize_keras_object` records;
+        names and functions are kept by name. `{}` for an uncompiled model. This is what
+        `.keras` archives and `to_json()` store.
+
+        Raises:
+            ValueError: when an argument cannot be written (a lambda loss, a plain
+                `torch.optim` optimizer), naming it.
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+            >>> model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+            >>> config = model.get_compile_config()
+            >>> config["optimizer"]["class_name"], config["loss"], config["metrics"]
+            ('Adam', 'mse', ['mae'])
+        """
+        from kfit.saving.model_io import get_compile_config
+
+        return get_compile_config(self, strict=True) or {}  # type: ignore[arg-type]
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        """Compiles the model with a `get_compile_config()` dict (kfit's or Keras's).
+
+        As in Keras, a model that overrides `compile()` is left uncompiled, with a warning:
+        such a model should override this method too.
+
+        Example:
+            >>> import kfit
+            >>> a = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+            >>> a.compile(optimizer=kfit.optimizers.SGD(0.1), loss="mae")
+            >>> b = kfit.Sequential([kfit.layers.Dense(1, input_dim=2)])
+            >>> b.compile_from_config(a.get_compile_config())
+            >>> type(b.optimizer).__name__, float(b.optimizer.learning_rate)
+            ('SGD', 0.1)
+        """
+        defined_by = next(c for c in type(self).__mro__ if "compile" in c.__dict__)
+        if not defined_by.__module__.startswith(("kfit.models.", "kfit.trainers.")):
+            warnings.warn(
+                f"compile_from_config() did not compile the model: {type(self).__name__} "
+                "overrides compile(). Override get_compile_config() and "
+                "compile_from_config(config) too, or call compile() yourself.",
+                stacklevel=2,
+            )
+            return
+        from kfit.saving.model_io import compile_from_config
+
+        compile_from_config(self, config)  # type: ignore[arg-type]
 
 
 @functools.cache
@@ -1167,6 +1391,54 @@ def _concat(outputs: list[Any]) -> Any:
 
 def _to_numpy(value: Any) -> Any:
     return map_structure(lambda t: conversion.to_host(t) if isinstance(t, torch.Tensor) else t, value)
+
+
+def _batch_hooks_besides_progbar(callbacks: CallbackList, run: str) -> bool:
+    """Whether a callback other than the progress bar has batch hooks in `run` ("train", ...)."""
+    return any(
+        callbacks.dispatches(f"on_{run}_batch_{when}", excluding=ProgbarLogger) for when in ("begin", "end")
+    )
+
+
+def _gather_predictions(
+    ddp: distributed_backend.DataParallel, adapter: Any, outputs: list[Any], padding: list[bool]
+) -> Any:
+    """Every rank's predictions, in the order of the data, on every rank.
+
+    Arrays and Datasets split each global batch into contiguous slices, rank by rank: the
+    result is read batch by batch, rank by rank, leaving out padding rows. A resharded
+    `DataLoader` deals samples round-robin (`DistributedSampler`): sample `i` is row `i // N`
+    of rank `i % N`, and its padding (repeats at the end) is cut off. A generator's batches
+    are put together batch by batch, rank by rank.
+    """
+    template = next(o for o, pad in zip(outputs, padding) if not pad) if not all(padding) else outputs[0]
+    kept = [o for o, pad in zip(outputs, padding) if not pad]
+    sizes = [0 if pad else _len(o) for o, pad in zip(outputs, padding)]
+    per_rank_sizes = ddp.all_gather_sizes(sizes)
+    leaves_per_batch = [flatten(o) for o in kept]
+    merged_leaves = []
+    sampler = getattr(getattr(adapter, "loader", None), "sampler", None)
+    strided = isinstance(adapter, TorchDataLoaderAdapter) and type(sampler).__name__ == "DistributedSampler"
+    for i, leaf in enumerate(flatten(template)):
+        local = torch.cat([b[i] for b in leaves_per_batch]) if leaves_per_batch else leaf[:0]
+        ranks = ddp.gather_rows(local)
+        if strided:
+            total = sum(int(r.shape[0]) for r in ranks)
+            merged = ranks[0].new_empty((total, *ranks[0].shape[1:]))
+            for r, rows in enumerate(ranks):
+                merged[r :: ddp.world_size][: rows.shape[0]] = rows
+            merged_leaves.append(merged[: len(adapter.loader.dataset)])
+            continue
+        cursors = [0] * ddp.world_size
+        pieces = []
+        for b in range(len(sizes)):
+            for r in range(ddp.world_size):
+                n = per_rank_sizes[r][b]
+                pieces.append(ranks[r][cursors[r] : cursors[r] + n])
+                cursors[r] += n
+        merged_leaves.append(torch.cat(pieces))
+    it = iter(merged_leaves)
+    return map_structure(lambda _: next(it), template)
 
 
 def _predict_logs(group: list[Any]) -> Logs:

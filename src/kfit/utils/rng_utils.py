@@ -7,6 +7,7 @@ import random
 import numpy as np
 import torch
 
+from kfit.backend.distributed import get_rank
 from kfit.utils.errors import received
 
 __all__ = ["set_random_seed"]
@@ -18,6 +19,10 @@ def set_random_seed(seed: int) -> None:
     Afterwards unseeded `kfit.random` ops, weight initializers, dropout and data shuffling
     repeat from run to run, and `SeedGenerator(seed=None)` picks the same seeds. (Some
     GPU kernels stay non-deterministic unless `torch.use_deterministic_algorithms(True)`.)
+
+    In data-parallel training each rank seeds with `seed + rank`, so its dropout masks differ
+    from the other ranks' and repeat from run to run; the ranks still share one shuffle order
+    (the data adapters take rank 0's seed) and start from rank 0's weights.
 
     Args:
         seed: The seed, an int.
@@ -32,6 +37,7 @@ def set_random_seed(seed: int) -> None:
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"Expected an int `seed`. {received('seed', seed)} Pass e.g. seed=1337.")
+    seed += get_rank()
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
