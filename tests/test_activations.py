@@ -132,3 +132,32 @@ def test_get_unknown_name_suggests_close_matches():
     assert "identifier='rellu' (of type str)" in str(info.value)
     with pytest.raises(ValueError, match="of type int"):
         activations.get(3)
+
+
+def test_a_registered_custom_activation_survives_get_config_and_a_keras_archive(tmp_path):
+    # The saving guide's pattern: a function registered with a package, used by a Dense layer.
+    import kfit
+
+    @kfit.saving.register_keras_serializable(package="act_test", name="squared")
+    def squared(x):
+        return x * x
+
+    layer = kfit.layers.Dense(2, activation=squared)
+    record = layer.get_config()["activation"]
+    assert record == {"module": "builtins", "class_name": "function", "config": "act_test>squared",
+                      "registered_name": "function"}
+    assert kfit.layers.Dense.from_config(layer.get_config()).activation is squared
+    inputs = kfit.Input((3,))
+    model = kfit.Model(inputs, kfit.layers.Dense(2, activation=squared)(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = kfit.models.load_model(tmp_path / "m.keras")
+    assert loaded.layers[1].activation is squared
+    x = np.ones((1, 3), dtype="float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    # Keras writes the same record for the same function.
+    def keras_squared(x):
+        return x * x
+
+    registered = keras.saving.register_keras_serializable(package="act_test", name="squared")(keras_squared)
+    keras_layer = keras.layers.Dense(2, activation=registered)
+    assert keras_layer.get_config()["activation"] == record

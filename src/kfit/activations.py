@@ -415,19 +415,25 @@ def get(identifier: str | Activation | None) -> Activation:
         return deserialize(identifier)
     if isinstance(identifier, str):
         if identifier not in _ALL_OBJECTS:
-            raise _unknown_activation(identifier)
+            return deserialize(identifier)
         return _ALL_OBJECTS[identifier]
     if callable(identifier):
         return identifier
     raise _unknown_activation(identifier)
 
 
-def serialize(activation: Activation) -> str:
-    """Returns the name of an activation function (`"silu"` for its alias `swish`).
+def serialize(activation: Activation) -> str | dict[str, Any]:
+    """The name of a built-in activation (`"silu"` for its alias `swish`); for any other
+    function, Keras's function record, which names it as the registry does
+    (`"package>name"` once registered with `register_keras_serializable`).
 
     Example:
         >>> serialize(relu), serialize(swish)
         ('relu', 'silu')
+        >>> def squared(x):
+        ...     return x * x
+        >>> serialize(squared)["config"]
+        'squared'
     """
     name = getattr(activation, "__name__", None)
     if name is None:
@@ -436,7 +442,12 @@ def serialize(activation: Activation) -> str:
             f"Received: activation={activation!r} (of type {type(activation).__name__}). "
             "Pass a built-in activation or a function defined with `def`."
         )
-    return name
+    if _ALL_OBJECTS.get(name) is activation:
+        return name
+    from kfit.saving.object_registration import get_registered_name
+
+    return {"module": "builtins", "class_name": "function", "config": get_registered_name(activation),
+            "registered_name": "function"}
 
 
 def deserialize(
@@ -454,6 +465,13 @@ def deserialize(
     """
     name = config.get("config") if isinstance(config, dict) else config
     table = {**_ALL_OBJECTS, **(custom_objects or {})}
-    if not isinstance(name, str) or name not in table:
-        raise _unknown_activation(name)
-    return table[name]
+    if isinstance(name, str) and name in table:
+        return table[name]
+    if isinstance(name, str):
+        # A user function: registered (`"package>name"`), or in a custom_object_scope.
+        from kfit.saving.object_registration import get_registered_object
+
+        found = get_registered_object(name, custom_objects)
+        if callable(found):
+            return found
+    raise _unknown_activation(name)

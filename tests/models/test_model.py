@@ -112,3 +112,18 @@ def test_summary_lists_layers_and_counts(capsys):
     out = capsys.readouterr().out
     assert "(None, 4)" in out and "(None, 1)" in out
     assert "Total params: 21" in out and "Trainable params: 21" in out
+
+
+def test_sequential_from_config_rebuilds_the_stack_as_the_saving_guide_does():
+    import keras
+
+    model = kfit.Sequential([kfit.Input((32,)), kfit.layers.Dense(4, name="d"), kfit.layers.Dropout(0.1)], name="s")
+    rebuilt = kfit.Sequential.from_config(model.get_config())
+    assert rebuilt is not model and rebuilt.name == "s"
+    assert [type(layer).__name__ for layer in rebuilt.layers] == ["Dense", "Dropout"]
+    assert rebuilt.layers[0].name == "d" and rebuilt.layers[0].units == 4
+    # Keras's config (InputLayer first, build_input_shape) builds the same stack, with its shape.
+    keras_config = keras.Sequential([keras.Input((32,)), keras.layers.Dense(4, name="d")], name="k").get_config()
+    from_keras = kfit.Sequential.from_config(keras_config)
+    assert [type(layer).__name__ for layer in from_keras.layers] == ["Dense"]
+    assert from_keras.output_shape == (None, 4) and from_keras.name == "k"

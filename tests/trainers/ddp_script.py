@@ -1,4 +1,4 @@
-"""The training script that tests/trainers/test_distributed.py runs under torchrun (and alone).
+"""The training script that tests/trainers/test_data_parallel.py runs under torchrun (and alone).
 
 `python ddp_script.py MODE OUT_DIR` runs one scenario and writes `OUT_DIR/MODE-rank<r>.json`
 with what the test compares: final weights, History, batch logs seen by callbacks, evaluation
@@ -68,6 +68,36 @@ class StopOnRank(kfit.callbacks.Callback):
             self.model.stop_training = True
 
 
+def extras() -> dict:
+    """EarlyStopping with restored weights, per-rank generators, BatchNorm, the progress bar."""
+    x, y = data(48)
+    results: dict = {}
+    model = build(seed=3)
+    stop = kfit.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    plateau = kfit.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=0, factor=0.5)
+    history = model.fit(x, y, batch_size=8, epochs=6, validation_split=0.25, callbacks=[stop, plateau],
+                        class_weight={0: 1.0, 1: 2.0, 2: 0.5}, verbose=0)
+    results["early"] = {"epochs": history.epoch, "history": history.history, "weights": weights_of(model),
+                        "lr": float(model.optimizer.learning_rate)}
+    # A generator yields this rank's own shard of each batch.
+    rank, world = kfit.distribution.get_rank(), kfit.distribution.get_world_size()
+
+    def shard():
+        for start in range(0, 48, 8):
+            yield x[start : start + 8][rank::world], y[start : start + 8][rank::world]
+
+    model = build(seed=3)
+    model.fit(shard(), epochs=1, verbose=0)
+    results["generator_weights"] = weights_of(model)
+    kfit.utils.set_random_seed(4)
+    model = kfit.Sequential([kfit.Input((8,)), kfit.layers.Dense(8), kfit.layers.BatchNormalization(),
+                             kfit.layers.Dense(3)])
+    model.compile(optimizer="adam", loss=kfit.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=8, epochs=2, verbose=2)  # one line per epoch, printed by rank 0
+    results["batchnorm_weights"] = weights_of(model)
+    return results
+
+
 def weights_of(model: kfit.Model) -> list[list[float]]:
     return [w.ravel().tolist() for w in model.get_weights()]
 
@@ -100,8 +130,43 @@ def parity(out: str) -> dict:
     model = build(seed=3)
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
     history = model.fit(dataset, batch_size=8, epochs=3, shuffle=False, verbose=0)
-    results["dataset"] = {"weights": weights_of(model), "history": history.history}
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(vx)), batch_size=4)
+    results["dataset"] = {
+        "weights": weights_of(model),
+        "history": history.history,
+        # A DataLoader is resharded round-robin; predict still returns the rows in order.
+        "predict_loader": model.predict(loader, verbose=0).ravel().tolist(),
+    }
+    # The Keras guide's own train_step (gradients averaged in optimizer.apply), on batches
+    # that split evenly (a custom step cannot weight an uneven share).
+    kfit.utils.set_random_seed(3)
+    model = GuideStep([kfit.Input((8,)), kfit.layers.Dense(16, activation="relu"), kfit.layers.Dense(3)])
+    model.compile(optimizer=kfit.optimizers.Adam(1e-2),
+                  loss=kfit.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    history = model.fit(x[:40], y[:40], batch_size=8, epochs=3, shuffle=False, verbose=0)
+    results["custom_step"] = {"weights": weights_of(model), "history": history.history}
     return results
+
+
+class GuideStep(kfit.Sequential):
+    """The train_step of Keras's guide "Customizing what happens in fit() with PyTorch"."""
+
+    def train_step(self, data):
+        x, y = data
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        trainable_weights = list(self.trainable_weights)
+        gradients = [v.value.grad for v in trainable_weights]
+        with torch.no_grad():
+            self.optimizer.apply(gradients, trainable_weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
 
 
 def stopping(out: str) -> dict:
@@ -128,6 +193,7 @@ def loaders(out: str) -> dict:
     model.fit(loader, epochs=2, callbacks=[counter], verbose=0)
     results["loader_steps"] = len(counter.seen)
     results["loader_weights"] = weights_of(model)
+    results.update(extras())
     sampler = torch.utils.data.SubsetRandomSampler(list(range(20)))
     try:
         model.fit(torch.utils.data.DataLoader(dataset, batch_size=4, sampler=sampler), verbose=0)

@@ -290,6 +290,10 @@ class DataParallel:
         device = self.device()
         return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    def average_(self, tensors: Sequence[torch.Tensor]) -> None:
+        """Replaces each tensor by its mean over the ranks, in place (one all-reduce)."""
+        self.average_gradients(tensors)
+
     def average_gradients(self, grads: Sequence[torch.Tensor | None]) -> None:
         """Averages gradients over ranks in place: the DDP of a model's own `train_step`."""
         present = [g for g in grads if g is not None]

@@ -193,6 +193,16 @@ class Sequential(Model):
         return self._expected_input_shape()
 
     def get_config(self) -> dict[str, Any]:
+        """The name and a record per layer (torch modules, which have no Keras config, are left out).
+
+        Example:
+            >>> import kfit
+            >>> model = kfit.Sequential([kfit.Input((3,)), kfit.layers.Dense(2, name="d")], name="s")
+            >>> [r["class_name"] for r in model.get_config()["layers"]]
+            ['Dense']
+            >>> kfit.Sequential.from_config(model.get_config()).layers[0].name
+            'd'
+        """
         return {
             "name": self.name,
             "layers": [
@@ -201,4 +211,23 @@ class Sequential(Model):
                 if isinstance(layer, Layer)
             ],
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Any:
+        """Rebuilds a `Sequential` from `get_config()` (kfit's, or Keras's with its InputLayer
+        first), with fresh weights.
+
+        Layers are looked up as `load_model` looks them up: the registry, `custom_objects`
+        and the active `custom_object_scope`.
+        """
+        from kfit.saving.model_io import rebuild_layer
+        from kfit.saving.object_registration import custom_object_scope
+
+        records = list(config.get("layers", []))
+        with custom_object_scope(custom_objects or {}):
+            layers = [rebuild_layer(record) for record in records]
+        shape = config.get("build_input_shape")
+        if shape is not None and not (records and records[0].get("class_name") == "InputLayer"):
+            layers.insert(0, InputLayer(shape=tuple(shape[1:])))
+        return cls(layers=layers, trainable=config.get("trainable", True), name=config.get("name"))
 

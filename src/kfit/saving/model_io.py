@@ -193,12 +193,12 @@ def _resolve(entry: Mapping[str, Any], what: str) -> Any:
 
 
 def _inherits(cls: type, name: str) -> bool:
-    """Whether `cls` uses `Layer`'s (or `Model`'s) own `get_config`/`from_config` rather than
-    an override. `Model`'s differ from `Layer`'s only for a graph, which `_deserialize` sends
+    """Whether `cls` uses `Layer`'s (or `Model`'s, or `Sequential`'s) own
+    `get_config`/`from_config` rather than an override. `Model`'s differ from `Layer`'s only for a graph, which `_deserialize` sends
     to `from_config` itself."""
     attribute = getattr(cls, name, None)
     attribute = getattr(attribute, "__func__", attribute)
-    for base_name in ("Layer", "Model"):
+    for base_name in ("Layer", "Model", "Sequential"):
         base = _kfit_class(base_name).__dict__.get(name)
         if base is not None and attribute is getattr(base, "__func__", base):
             return True

@@ -68,7 +68,18 @@ def uses_builtin_step(model: Any, kind: str) -> bool:
 def make_step_function(model: Any, kind: str) -> StepFunction:
     """The per-batch function for `kind`: the built-in step, or a call of the model's own."""
     if not uses_builtin_step(model, kind):
-        return _user_step(getattr(model, f"{kind}_step"), grad=kind == "train")
+        step = _user_step(getattr(model, f"{kind}_step"), grad=kind == "train")
+        statistics = _moving_statistics(model) if kind == "train" and model._ddp is not None else []
+        if not statistics:
+            return step
+        average = model._ddp.average_
+
+        def averaged(batch: Batch) -> Any:
+            logs = step(batch)
+            average(statistics)  # as the built-in step does (see `_train_function`)
+            return logs
+
+        return averaged
     return {"train": _train_function, "test": _test_function, "predict": _predict_function}[kind](model)
 
 
@@ -90,6 +101,11 @@ def _train_function(model: Any) -> StepFunction:
     weighted = model._ddp is not None
     ddp_forward = model.__dict__.get("_ddp_forward") if weighted else None
     forward = model._forward_fn() if ddp_forward is None else ddp_forward
+    # Keras averages the moving statistics of BatchNormalization over the replicas at every
+    # step (mirrored variables with MEAN aggregation): here, one small all-reduce per step,
+    # only for models that have such statistics (a frozen layer's never change).
+    statistics = _moving_statistics(model) if weighted else []
+    average = model._ddp.average_ if statistics else None
     optimizer = model.optimizer
     compute_loss = model._compute_loss
     tracker = model._loss_tracker
@@ -119,6 +135,8 @@ def _train_function(model: Any) -> StepFunction:
         scaled = loss if weight == 1.0 else loss * weight
         (scaled if scale_loss is None else scale_loss(scaled)).backward()
         optimizer.step()
+        if average is not None:
+            average(statistics)
         if weight == 0.0:
             return
         if fast is not None and target is not None:
@@ -163,6 +181,18 @@ def _test_function(model: Any) -> StepFunction:
                 compiled_metrics.update_state(y, y_pred, sample_weight)
 
     return test_step
+
+
+def _moving_statistics(model: Any) -> list[torch.Tensor]:
+    """The moving mean and variance of every trainable BatchNormalization layer in `model`."""
+    from kfit.layers.normalization.batch_normalization import BatchNormalization
+
+    return [
+        statistic
+        for module in model.modules()
+        if isinstance(module, BatchNormalization) and module.trainable
+        for statistic in (module.moving_mean, module.moving_variance)
+    ]
 
 
 def sum_of_losses(values: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:

@@ -894,6 +894,10 @@ class Trainer(_MixinBase):
         self._leave_data_parallel(outer_ddp)
         writer = self._backup_writer
         callbacks.on_train_end(training_logs)
+        if ddp is not None:
+            # Whatever rank 0 wrote (checkpoints, the CSV file, a backup's removal) is complete
+            # when fit returns on any rank, so the script may read it right away.
+            distributed_backend.barrier()
         self._fit_callbacks = self._train_iterator = self._backup_writer = None
         self.train(was_training)
         if writer is not None and writer.preempted is not None:

@@ -200,7 +200,7 @@ class ArrayDataAdapter:
 
         def take(t: Any) -> torch.Tensor:
             if isinstance(t, LazyArray):
-                return t.read(start, stop, pin) if indices is None else t.take(indices, pin)
+                return t.read(start, stop, pin) if indices is None else t.take(indices, pin, checked=False)
             if not pin:
                 return t[start:stop] if positions is None else t.index_select(0, positions)
             out = torch.empty((stop - start, *t.shape[1:]), dtype=t.dtype, pin_memory=True)

@@ -165,8 +165,11 @@ class LazyArray:
             buffer[...] = rows[self.offset + start:self.offset + stop]
         return out
 
-    def take(self, indices: np.ndarray, pin: bool = False) -> torch.Tensor:
-        """The rows at `indices` (any order, repeats allowed) as a new tensor."""
+    def take(self, indices: np.ndarray, pin: bool = False, checked: bool = True) -> torch.Tensor:
+        """The rows at `indices` (any order, repeats allowed) as a new tensor.
+
+        `checked=False` skips the range check, for indices known to be valid.
+        """
         indices = np.asarray(indices, dtype=np.int64)
         count = int(indices.shape[0])
         if count and indices[-1] - indices[0] == count - 1 and np.all(np.diff(indices) == 1):
@@ -175,12 +178,14 @@ class LazyArray:
         out, buffer = self._empty(count, pin)
         if not count:
             return out
-        if indices.min() < 0 or indices.max() >= len(self):
+        # The adapter's own permutation is always in range: it skips this check (two
+        # reductions per batch, as much as reading a small batch's rows).
+        if checked and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(
                 f"Expected row indices in [0, {len(self)}) for this LazyArray. Received: indices from "
                 f"{indices.min()} to {indices.max()}. Pass positions of rows that exist."
             )
-        positions = indices + self.offset
+        positions = indices + self.offset if self.offset else indices
         array = self._array
         if array is not None:
             if array.dtype == buffer.dtype:

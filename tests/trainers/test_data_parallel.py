@@ -31,6 +31,7 @@ def torchrun(mode: str, out: str, env: dict | None = None, wait: bool = True) ->
     if wait:
         output, _ = process.communicate(timeout=240)
         assert process.returncode == 0, output.decode(errors="replace")[-3000:]
+        process.output = output.decode(errors="replace")  # type: ignore[attr-defined]
     return process
 
 
@@ -64,7 +65,7 @@ def parity_runs(tmp_path_factory):
     return out, results(out, "parity"), results(single, "parity", ranks=1)[0]
 
 
-@pytest.mark.parametrize("case", ["shuffle=False", "shuffle=True", "dataset"])
+@pytest.mark.parametrize("case", ["shuffle=False", "shuffle=True", "dataset", "custom_step"])
 def test_two_ranks_agree_with_each_other_and_with_one_process(parity_runs, case):
     _, (rank0, rank1), single = parity_runs
     assert rank0["world_size"] == rank1["world_size"] == 2 and single["world_size"] == 1
@@ -96,12 +97,12 @@ def test_files_are_written_once_by_rank_zero(parity_runs):
 @pytest.fixture(scope="module")
 def loader_runs(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("loaders"))
-    torchrun("loaders", out)
-    return results(out, "loaders")
+    output = torchrun("loaders", out).output
+    return results(out, "loaders"), output
 
 
 def test_a_stop_on_one_rank_stops_both_at_the_same_point(loader_runs):
-    rank0, rank1 = loader_runs
+    (rank0, rank1), _ = loader_runs
     # Rank 1 alone asks to stop at the end of epoch 1, or after its third batch.
     assert rank0["epoch_stop"]["epochs"] == rank1["epoch_stop"]["epochs"] == [0, 1]
     assert rank0["batch_stop"]["epochs"] == rank1["batch_stop"]["epochs"] == [0]
@@ -110,12 +111,26 @@ def test_a_stop_on_one_rank_stops_both_at_the_same_point(loader_runs):
 
 
 def test_a_default_dataloader_is_resharded_and_a_custom_sampler_refused(loader_runs):
-    rank0, rank1 = loader_runs
+    (rank0, rank1), _ = loader_runs
     # 41 samples over 2 ranks (21 each, DistributedSampler), batches of 4: 6 steps, 2 epochs.
     assert rank0["loader_steps"] == rank1["loader_steps"] == 12
     np.testing.assert_array_equal(flat(rank0["loader_weights"]), flat(rank1["loader_weights"]))
     message = rank0["custom_sampler_error"]
     assert message is not None and "SubsetRandomSampler" in message and "DistributedSampler(dataset)" in message
+
+
+def test_callbacks_generators_and_batchnorm_keep_the_ranks_together(loader_runs):
+    (rank0, rank1), output = loader_runs
+    # EarlyStopping and ReduceLROnPlateau see the same global logs, so they act alike, and the
+    # restored best weights are the same on both ranks.
+    assert rank0["early"]["epochs"] == rank1["early"]["epochs"]
+    assert rank0["early"]["history"] == rank1["early"]["history"]
+    assert rank0["early"]["lr"] == rank1["early"]["lr"]
+    for key in ("generator_weights", "batchnorm_weights"):
+        np.testing.assert_array_equal(flat(rank0[key]), flat(rank1[key]), err_msg=key)
+    np.testing.assert_array_equal(flat(rank0["early"]["weights"]), flat(rank1["early"]["weights"]))
+    # The progress bar is rank 0's alone: one line per epoch, not one per rank.
+    assert output.count("Epoch 1/2") == 1 and output.count("Epoch 2/2") == 1
 
 
 def _sequence(backup: str) -> int:
