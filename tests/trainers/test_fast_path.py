@@ -204,7 +204,6 @@ def _custom_metric(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
 # name -> (model, fit keyword arguments)
 GENERAL: dict[str, Callable[[np.ndarray], tuple[Any, dict[str, Any]]]] = {
     "sample weights": lambda y: (dense_model(1, "mse", ["mae"]), {"sample_weight": np.ones(ROWS, "float32")}),
-    "a metric without a fused form": lambda y: (dense_model(1, "mse", [_custom_metric]), {}),
     "a loss without a fused form": lambda y: (dense_model(1, "msle", ["mae"]), {}),
     "bce with label smoothing": lambda y: (
         dense_model(1, kfit.losses.BinaryCrossentropy(label_smoothing=0.1), []), {}),
@@ -213,12 +212,42 @@ GENERAL: dict[str, Callable[[np.ndarray], tuple[Any, dict[str, Any]]]] = {
     "sparse crossentropy with float labels": lambda y: (
         dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]),
         {"y": np.floor(y * 3)}),
-    "sparse crossentropy with a metric without a fused form": lambda y: (
+}
+
+
+# Metrics without a fused form: the loss still takes the fused path, and they update themselves.
+OWN_UPDATES: dict[str, Callable[[], tuple[Any, str, Callable[[np.ndarray, np.ndarray], float]]]] = {
+    "a custom metric function": lambda: (
+        dense_model(1, "mse", [_custom_metric]), "_custom_metric",
+        lambda y, p: float(np.abs(y.reshape(-1, 1) - p).max(axis=-1).mean())),
+    "mape beside mse": lambda: (
+        dense_model(1, "mse", ["mape"]), "mape",
+        lambda y, p: float((100 * np.abs((y.reshape(-1, 1) - p) / np.maximum(np.abs(y.reshape(-1, 1)), 1e-7))).mean())),
+    "top-2 accuracy beside sparse crossentropy": lambda: (
         dense_model(3, kfit.losses.SparseCategoricalCrossentropy(from_logits=True),
                     ["accuracy", kfit.metrics.SparseTopKCategoricalAccuracy(k=2)]),
-        {"y": np.floor(y * 3).astype("int64")}),
-    "mse with a metric that has no fused form": lambda y: (dense_model(1, "mse", ["mape"]), {}),
+        "sparse_top_k_categorical_accuracy",
+        lambda y, p: float((np.argsort(-p, axis=-1)[:, :2] == y.reshape(-1, 1)).any(axis=-1).mean())),
 }
+
+
+@pytest.mark.parametrize("case", list(OWN_UPDATES))
+def test_a_metric_without_a_fused_form_rides_along_the_fused_loss(
+    case: str, general_loss_calls: dict[str, int]
+) -> None:
+    # W12's case (AUC, Precision, Recall beside a fused crossentropy): one metric without a
+    # kernel no longer sends the whole batch, loss included, down the general path.
+    r = np.random.RandomState(4)
+    model, name, expected = OWN_UPDATES[case]()
+    x = r.rand(ROWS, 3).astype("float32")
+    labels = model.output_shape[-1] == 3
+    # Targets shaped like the outputs: a custom function sees them as the batch gives them.
+    y = r.randint(0, 3, ROWS) if labels else (r.rand(ROWS, 1).astype("float32") + 0.5)
+    logs = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)
+    assert general_loss_calls["n"] == 0
+    # The metric without a fused form, checked against numpy on the predictions.
+    predictions = model.predict(x, verbose=0).astype("float64")
+    assert logs[name] == pytest.approx(expected(y.astype("float64"), predictions), rel=1e-5)
 
 
 def _weighted(model: kfit.Sequential) -> kfit.Sequential:
@@ -283,11 +312,13 @@ def test_target_refuses_batches_the_fused_ops_do_not_cover(
     assert planned.target(y, y_pred, sample_weight) is None
 
 
-def test_no_plan_before_the_first_batch_or_for_mixed_metric_dtypes() -> None:
-    model = dense_model(1, "mse", [kfit.metrics.MeanAbsoluteError(dtype="float64")])
+def test_no_plan_before_the_first_batch_and_a_metric_of_another_dtype_updates_itself() -> None:
+    metric = kfit.metrics.MeanAbsoluteError(dtype="float64")
+    model = dense_model(1, "mse", [metric])
     assert _plan(model) is None
     model.train_on_batch(torch.ones(4, 3), torch.zeros(4))
-    assert _plan(model) is None
+    path = _plan(model)
+    assert path is not None and path.metric_updates == [] and path.own_updates == [metric]
 
 
 @pytest.fixture

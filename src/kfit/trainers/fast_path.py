@@ -238,11 +238,13 @@ def _torch_dtype(name: str) -> torch.dtype:
 
 
 class FastPath:
-    """The loss and metric updates of a compiled model whose pieces all have kernels.
+    """The loss and metric updates of a compiled model whose loss has a kernel.
 
     `plan` returns one only when the compiled loss and metrics are built (`plan_for_batch`
-    builds them from the first batch), every piece has a kernel of the same pairing, and they
-    share a dtype and device; `target` then decides batch by batch.
+    builds them from the first batch) and the loss has a kernel; metrics with a kernel of the
+    same pairing (and the loss's dtype) are fused, any other metric (AUC, Precision, a custom
+    one) is updated by its own `update_state`, as the general path would. All pieces share a
+    device; `target` then decides batch by batch.
 
     Example:
         >>> from kfit.trainers.compile_utils import CompileLoss, CompileMetrics
@@ -257,10 +259,13 @@ class FastPath:
     """
 
     def __init__(self, loss: LossKernel, dtype: torch.dtype, device: torch.device, tracker: Any,
-                 metric_updates: list[tuple[Any, MetricKernel]]) -> None:
+                 metric_updates: list[tuple[Any, MetricKernel]], own_updates: list[Any] | None = None) -> None:
         self.op, self.pairing = loss.op, loss.pairing
         self.dtype, self.device, self.tracker = dtype, device, tracker
         self.metric_updates = metric_updates
+        # Metrics without a kernel: their own `update_state(y, y_pred)`, in compile order
+        # after the fused ones (the order does not change any metric's result).
+        self.own_updates = own_updates or []
 
     @classmethod
     def plan(cls, compiled_loss: Any, compiled_metrics: Any, tracker: Any) -> FastPath | None:
@@ -284,15 +289,19 @@ class FastPath:
         if compiled is None:
             return None
         updates: list[tuple[Any, MetricKernel]] = []
+        own: list[Any] = []
         for metric in compiled:
             metric_update = metric_kernel(metric)
-            if metric_update is None or metric_update.pairing is not kernel.pairing:
-                return None
-            updates.append((metric, metric_update))
+            if metric_update is None or metric_update.pairing is not kernel.pairing or (
+                _torch_dtype(metric.dtype) != dtype
+            ):
+                own.append(metric)
+            else:
+                updates.append((metric, metric_update))
         pieces = [tracker, *compiled]
-        if any(_torch_dtype(m.dtype) != dtype for m in pieces) or len({m.device for m in pieces}) != 1:
+        if _torch_dtype(tracker.dtype) != dtype or len({m.device for m in pieces}) != 1:
             return None
-        return cls(kernel, dtype, tracker.device, tracker, updates)
+        return cls(kernel, dtype, tracker.device, tracker, updates, own)
 
     @classmethod
     def plan_for_batch(cls, compiled_loss: Any, compiled_metrics: Any, tracker: Any, y: Any,
@@ -347,7 +356,8 @@ class FastPath:
     def loss(self, target: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return self.op(y_pred, target)
 
-    def update_metrics(self, loss: torch.Tensor, target: torch.Tensor, y_pred: torch.Tensor) -> None:
+    def update_metrics(self, loss: torch.Tensor, target: torch.Tensor, y_pred: torch.Tensor, y: Any = None) -> None:
+        """The loss tracker and the metrics, for a batch `target` allowed; `y` as the batch gave it."""
         # Detached inputs record no graph, so no `torch.no_grad()` context (about 1 us) is needed.
         count = y_pred.shape[0]
         self.tracker.add_batch_total(loss.detach(), count, scale=count)
@@ -356,3 +366,5 @@ class FastPath:
             # Element sums become sums of per-sample means (over the last axis) by one scale.
             scale = 1.0 / y_pred.shape[1] if kernel.per_element else 1.0
             metric.add_batch_total(kernel.total(y_pred, target), count, scale=scale)
+        for metric in self.own_updates:
+            metric.update_state(target if y is None else y, y_pred)

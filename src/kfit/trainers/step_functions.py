@@ -140,7 +140,7 @@ def _train_function(model: Any) -> StepFunction:
         if weight == 0.0:
             return
         if fast is not None and target is not None:
-            fast.update_metrics(loss, target, y_pred)
+            fast.update_metrics(loss, target, y_pred, y)
             return
         with torch.no_grad():
             tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
@@ -173,7 +173,7 @@ def _test_function(model: Any) -> StepFunction:
                 loss = fast.loss(target, y_pred)
                 if losses_in_use():
                     loss = _with_model_losses(model, loss)
-                fast.update_metrics(loss, target, y_pred)
+                fast.update_metrics(loss, target, y_pred, y)
                 return
             loss = compute_loss(x, y, y_pred, sample_weight, training=False)
             tracker.update_state(loss, sample_weight=batch_size_of(x))
