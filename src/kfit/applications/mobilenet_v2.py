@@ -14,6 +14,7 @@ from typing import Any
 
 from kfit import backend, layers
 from kfit.applications import imagenet_utils
+from kfit.applications.imagenet_utils import decode_predictions
 from kfit.layers.symbolic import KerasTensor, is_keras_tensor
 from kfit.models import Model
 from kfit.utils.errors import received
@@ -232,13 +233,3 @@ def preprocess_input(x: Any, data_format: str | None = None) -> Any:
         [-1.0, 0.0, 1.0]
     """
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, Any]]]:
-    """The `top` ImageNet classes of each prediction; see `imagenet_utils.decode_predictions`.
-
-    Example:
-        >>> callable(decode_predictions)
-        True
-    """
-    return imagenet_utils.decode_predictions(preds, top=top)

@@ -11,6 +11,10 @@ from typing import Any
 
 from kfit import backend, layers
 from kfit.applications import imagenet_utils
+from kfit.applications.imagenet_utils import decode_predictions
+
+# ResNet prepares images as VGG does (Keras's "caffe" mode).
+from kfit.applications.vgg16 import preprocess_input
 from kfit.layers.symbolic import KerasTensor
 from kfit.models import Model
 
@@ -220,27 +224,3 @@ ResNet152.__doc__ = (
         ValueError: Expected an input of at least 32x32 pixels...
 """
 )
-
-
-def preprocess_input(x: Any, data_format: str | None = None) -> Any:
-    """Prepares 0-255 RGB images for ResNet: RGB to BGR, minus ImageNet's mean pixel (no scaling).
-
-    See `imagenet_utils.preprocess_input` (mode `"caffe"`); a float numpy array is changed in
-    place.
-
-    Example:
-        >>> import numpy as np
-        >>> preprocess_input(np.full((1, 1, 3), 128.0)).round(3).tolist()
-        [[[24.061, 11.221, 4.32]]]
-    """
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, Any]]]:
-    """The `top` ImageNet classes of each prediction; see `imagenet_utils.decode_predictions`.
-
-    Example:
-        >>> callable(decode_predictions)
-        True
-    """
-    return imagenet_utils.decode_predictions(preds, top=top)

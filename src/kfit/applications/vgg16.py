@@ -12,6 +12,7 @@ from typing import Any
 
 from kfit import backend, layers
 from kfit.applications import imagenet_utils
+from kfit.applications.imagenet_utils import decode_predictions
 from kfit.models import Model
 
 __all__ = ["VGG16", "decode_predictions", "preprocess_input"]
@@ -161,13 +162,3 @@ def preprocess_input(x: Any, data_format: str | None = None) -> Any:
         [[[24.061, 11.221, 4.32]]]
     """
     return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, Any]]]:
-    """The `top` ImageNet classes of each prediction; see `imagenet_utils.decode_predictions`.
-
-    Example:
-        >>> callable(decode_predictions)
-        True
-    """
-    return imagenet_utils.decode_predictions(preds, top=top)

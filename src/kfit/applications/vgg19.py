@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kfit.applications import imagenet_utils
-from kfit.applications.vgg16 import build_vgg
+from kfit.applications.imagenet_utils import decode_predictions
+
+# VGG19 prepares images as VGG16 does (Keras's "caffe" mode).
+from kfit.applications.vgg16 import build_vgg, preprocess_input
 from kfit.models import Model
 
 __all__ = ["VGG19", "decode_predictions", "preprocess_input"]
@@ -79,27 +81,3 @@ def VGG19(
         classifier_activation,
         name,
     )
-
-
-def preprocess_input(x: Any, data_format: str | None = None) -> Any:
-    """Prepares 0-255 RGB images for VGG19: RGB to BGR, minus ImageNet's mean pixel (no scaling).
-
-    See `imagenet_utils.preprocess_input` (mode `"caffe"`); a float numpy array is changed in
-    place.
-
-    Example:
-        >>> import numpy as np
-        >>> preprocess_input(np.full((1, 1, 3), 128.0)).round(3).tolist()
-        [[[24.061, 11.221, 4.32]]]
-    """
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, Any]]]:
-    """The `top` ImageNet classes of each prediction; see `imagenet_utils.decode_predictions`.
-
-    Example:
-        >>> callable(decode_predictions)
-        True
-    """
-    return imagenet_utils.decode_predictions(preds, top=top)
