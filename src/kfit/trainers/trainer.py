@@ -495,24 +495,25 @@ class Trainer(_MixinBase):
         """
         ddp = self._ddp
         if ddp is None:
-            return conversion.pythonify_logs(self.get_metrics_result())
+            return self._local_logs()
         with ddp.reduce_metric_states(self.metrics):
-            return conversion.pythonify_logs(self.get_metrics_result())
+            return self._local_logs()
 
     def _local_logs(self) -> Logs:
         return conversion.pythonify_logs(self.get_metrics_result())
 
-    def _step_logs(self, step_logs: Any) -> Logs:
-        """A custom step's logs as Python floats; global in data-parallel training.
+    def _global_step_logs(self, local: Logs, results: Logs | None = None) -> Logs:
+        """A custom step's logs (already Python values) made global in data-parallel training.
 
-        Keys that are metric results take the reduced metrics' values; any other value is
-        averaged over the ranks.
+        Keys that are metric results take the reduced metrics' values (`results`, when the
+        caller has them already: each reduction is a collective); any other value is averaged
+        over the ranks.
         """
-        local = conversion.pythonify_logs(step_logs)
         ddp = self._ddp
         if ddp is None:
             return local
-        results = self._logs()
+        if results is None:
+            results = self._logs()
         averaged = ddp.mean_values({k: v for k, v in local.items() if k not in results})
         return {k: results[k] if k in results else averaged[k] for k in local}
 
@@ -525,7 +526,10 @@ class Trainer(_MixinBase):
         if self._ddp is not None:
             if step_logs is None:
                 return BatchLogs(self._logs, local=self._local_logs)
-            return BatchLogs(lambda: self._step_logs(step_logs), local=lambda: conversion.pythonify_logs(step_logs))
+            return BatchLogs(
+                lambda: self._global_step_logs(conversion.pythonify_logs(step_logs)),
+                local=lambda: conversion.pythonify_logs(step_logs),
+            )
         if step_logs is None:
             return BatchLogs(self._logs)
         return BatchLogs(lambda: conversion.pythonify_logs(step_logs))
@@ -542,7 +546,7 @@ class Trainer(_MixinBase):
         last = conversion.pythonify_logs(step_logs)
         if set(last) == set(logs):
             return logs
-        return last if self._ddp is None else self._step_logs(step_logs)
+        return self._global_step_logs(last, results=logs)
 
     # ------------------------------------------------------------------ building
     def _check_input_shape(self, x: Any, name: str = "x") -> None:
