@@ -77,15 +77,15 @@ def test_fused_update_is_at_least_as_accurate_as_the_per_op_update():
         w = torch.nn.Parameter(start.clone().to(dtype))
         opt = Adam(learning_rate=0.01)
         opt.build([w])
-        original = adam_module._fused_adam_applies
+        original = adam_module._fused_adam_layouts
         if not fused:
-            adam_module._fused_adam_applies = lambda params: False
+            adam_module._fused_adam_layouts = lambda params: None
         try:
             for g in grads:
                 w.grad = g.to(dtype)
                 opt.step()
         finally:
-            adam_module._fused_adam_applies = original
+            adam_module._fused_adam_layouts = original
         return w.detach().double()
 
     reference = run(torch.float64, fused=False)
@@ -147,3 +147,40 @@ def test_restored_slots_take_the_parameters_layout():
         opt2.step()
     np.testing.assert_allclose(restored.detach().numpy(), _hand_adam(start, grads).numpy(), rtol=1e-5, atol=1e-6)
     assert all(t.stride() == restored.stride() for t in opt2.state[restored].values() if t.dim() == 2)
+
+
+def test_fused_kernel_is_handed_row_major_views_so_it_copies_nothing(monkeypatch):
+    # torch's CPU kernel copies a tensor that is not row-major to a temporary and back, which
+    # cost more than the update itself for a Dense kernel; the optimizer hands it views.
+    from kfit.backend import torch_compat
+
+    seen = []
+    original = torch_compat.fused_adam_
+
+    def recording(params, grads, *rest, **kwargs):
+        seen.append([(t.is_contiguous(), t.data_ptr()) for group in (params, grads, *rest[:2]) for t in group])
+        return original(params, grads, *rest, **kwargs)
+
+    monkeypatch.setattr(torch_compat, "fused_adam_", recording)
+    torch.manual_seed(3)
+    dense_kernel = torch.nn.Parameter(torch.empty(4, 6).t().copy_(torch.randn(6, 4)))
+    # A convolution kernel of Keras's shape (kh, kw, in, out) stored in torch's (out, in, kh, kw) order.
+    conv_kernel = torch.nn.Parameter(torch.randn(5, 3, 2, 2).permute(2, 3, 1, 0))
+    bias = torch.nn.Parameter(torch.randn(4))
+    params = [dense_kernel, conv_kernel, bias]
+    starts = [p.detach().clone() for p in params]
+    grads = [[torch.randn_like(p) for p in params] for _ in range(3)]
+    opt = Adam(learning_rate=0.01)
+    opt.build(params)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = g
+        opt.step()
+    if not torch_compat.fused_adam_available(torch.device("cpu")):
+        pytest.skip("this torch has no fused Adam kernel")
+    assert len(seen) == 3 and all(contiguous for call in seen for contiguous, _ in call)
+    # Views, not copies: the kernel writes into the parameters' own memory.
+    assert [ptr for _, ptr in seen[0][:3]] == [p.data_ptr() for p in params]
+    for i, p in enumerate(params):
+        expected = _hand_adam(starts[i], [step_grads[i] for step_grads in grads])
+        np.testing.assert_allclose(p.detach().numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)

@@ -342,7 +342,8 @@ def _fused_adam_public(
     `v = beta2 * v + (1 - beta2) * g**2`, then
     `w -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)`. No weight decay,
     no AMSGrad. Every tensor must be on one device (see `fused_adam_available`), with one
-    dtype.
+    dtype. Hand it row-major tensors: the CPU kernel copies any other layout to a row-major
+    temporary and back (see `kfit.optimizers.adam`).
 
     Args:
         params: The parameters, updated in place.
