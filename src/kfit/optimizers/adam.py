@@ -97,7 +97,7 @@ class Adam(Optimizer):
         hit = memo.get(id(params))
         # `module.to(dtype)` converts parameters in place, so the same list can change dtype.
         if hit is not None and hit[0] is params and hit[1] == (first.dtype, first.device):
-            return hit[2]  # type: ignore[no-any-return]
+            return hit[2]
         if len(memo) > 16:
             memo.clear()
         layouts = _fused_adam_layouts(params)
