@@ -184,3 +184,20 @@ def test_fused_kernel_is_handed_row_major_views_so_it_copies_nothing(monkeypatch
     for i, p in enumerate(params):
         expected = _hand_adam(starts[i], [step_grads[i] for step_grads in grads])
         np.testing.assert_allclose(p.detach().numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_parameter_whose_data_is_replaced_between_steps_keeps_being_updated():
+    # The fused path keeps row-major views of the parameters; new `.data` must be seen.
+    torch.manual_seed(4)
+    start = torch.randn(6, 4)
+    grads = [torch.randn(6, 4) for _ in range(3)]
+    w = torch.nn.Parameter(torch.empty(4, 6).t().copy_(start))
+    opt = Adam(learning_rate=0.01)
+    opt.build([w])
+    w.grad = torch.empty(4, 6).t().copy_(grads[0])
+    opt.step()
+    w.data = torch.empty(4, 6).t().copy_(w.detach())  # same values and layout, new memory
+    for g in grads[1:]:
+        w.grad = torch.empty(4, 6).t().copy_(g)
+        opt.step()
+    np.testing.assert_allclose(w.detach().numpy(), _hand_adam(start, grads).numpy(), rtol=1e-5, atol=1e-6)

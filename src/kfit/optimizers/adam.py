@@ -88,21 +88,29 @@ class Adam(Optimizer):
         self.epsilon = epsilon
         self.amsgrad = amsgrad
 
-    def _fused_layouts(self, params: list[torch.Tensor]) -> tuple[tuple[int, ...] | None, ...] | None:
-        # The parameters' layout does not change between steps, so it is worked out once per
-        # list (the optimizer's cache hands the same list every step); the list is kept beside
-        # its answer, so an id reused by a later list cannot be mistaken for it.
+    def _fused_views(
+        self, params: list[torch.Tensor], momentums: list[torch.Tensor], velocities: list[torch.Tensor]
+    ) -> _RowMajorViews | None:
+        # The layout does not change between steps, so it is worked out once per list (the
+        # optimizer's cache hands the same lists every step); the lists are kept beside the
+        # answer, so an id reused by a later list cannot be mistaken for them.
         memo = self.__dict__.setdefault("_fused_layout_memo", {})
         first = params[0]
         hit = memo.get(id(params))
         # `module.to(dtype)` converts parameters in place, so the same list can change dtype.
-        if hit is not None and hit[0] is params and hit[1] == (first.dtype, first.device):
-            return hit[2]
+        if (
+            hit is not None
+            and hit[0] is params
+            and hit[1] == (first.dtype, first.device)
+            and hit[2] == (id(momentums), id(velocities))
+        ):
+            return hit[3]
         if len(memo) > 16:
             memo.clear()
         layouts = _fused_adam_layouts(params)
-        memo[id(params)] = (params, (first.dtype, first.device), layouts)
-        return layouts
+        views = None if layouts is None else _RowMajorViews(layouts, params, momentums, velocities)
+        memo[id(params)] = (params, (first.dtype, first.device), (id(momentums), id(velocities)), views)
+        return views
 
     def _slot_initial_values(self, group: dict[str, Any]) -> dict[str, float]:
         slots = {"momentum": 0.0, "velocity": 0.0}
@@ -127,17 +135,16 @@ class Adam(Optimizer):
         t, one = real(step), real(1.0)
         alpha = float(real(lr) * np.sqrt(one - real(beta_2) ** t) / (one - real(beta_1) ** t))
         momentums, velocities = slots["momentum"], slots["velocity"]
-        layouts = None if group["amsgrad"] else self._fused_layouts(params)
-        if layouts is not None and _grads_match(params, grads):
+        views = None if group["amsgrad"] else self._fused_views(params, momentums, velocities)
+        if views is not None and _grads_match(params, grads):
             # torch's fused kernel divides sqrt(v) by sqrt(1 - beta_2**t) before adding eps;
             # scaling eps by the same factor makes its update exactly Keras's, in one pass.
             # The betas are rounded to float32 as Keras stores them.
             b1, b2 = float(np.float32(beta_1)), float(np.float32(beta_2))
             eps = float(real(group["epsilon"]) / np.sqrt(one - real(b2) ** t))
-            if any(layouts):
-                params, grads, momentums, velocities = (
-                    _row_major_views(tensors, layouts) for tensors in (params, grads, momentums, velocities)
-                )
+            if views.permuted:
+                params, momentums, velocities = views.state(params)
+                grads = views.of(grads)
             torch_compat.fused_adam_(
                 params, grads, momentums, velocities, step, lr=lr, beta1=b1, beta2=b2, eps=eps
             )
@@ -202,10 +209,38 @@ def _fused_adam_layouts(params: list[torch.Tensor]) -> tuple[tuple[int, ...] | N
     return tuple(layouts)
 
 
-def _row_major_views(
-    tensors: list[torch.Tensor], layouts: tuple[tuple[int, ...] | None, ...]
-) -> list[torch.Tensor]:
-    return [t if order is None else t.permute(order) for t, order in zip(tensors, layouts)]
+class _RowMajorViews:
+    """Row-major views of an Adam group's parameters, slots and gradients, for the fused kernel.
+
+    The views of the parameters and slots are made once: each view costs 1-2 us, as much as a
+    small model's whole update. They are checked against the parameters' memory every step,
+    since a parameter's `.data` can be replaced between steps.
+    """
+
+    def __init__(
+        self,
+        layouts: tuple[tuple[int, ...] | None, ...],
+        params: list[torch.Tensor],
+        momentums: list[torch.Tensor],
+        velocities: list[torch.Tensor],
+    ) -> None:
+        self.layouts = layouts
+        self.permuted = [i for i, order in enumerate(layouts) if order is not None]
+        self._momentums, self._velocities = self.of(momentums), self.of(velocities)
+        self._params = self.of(params)
+
+    def of(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        views = list(tensors)
+        for i in self.permuted:
+            order = self.layouts[i]
+            assert order is not None
+            views[i] = views[i].t() if order == (1, 0) else views[i].permute(order)
+        return views
+
+    def state(self, params: list[torch.Tensor]) -> tuple[list[torch.Tensor], ...]:
+        if any(self._params[i].data_ptr() != params[i].data_ptr() for i in self.permuted):
+            self._params = self.of(params)
+        return self._params, self._momentums, self._velocities
 
 
 def _grads_match(params: list[torch.Tensor], grads: list[torch.Tensor]) -> bool:
