@@ -106,17 +106,27 @@ def _hand_adam(start, grads, lr=0.01, b1=0.9, b2=0.999, eps=1e-7):
     return w
 
 
+def _column_major(values):
+    """A (6, 4) copy of `values` laid out as a Dense kernel is: strides (1, 6)."""
+    return torch.empty(4, 6).t().copy_(values)
+
+
+def _column_major_adam(seed):
+    torch.manual_seed(seed)
+    start = torch.randn(6, 4)
+    grads = [torch.randn(6, 4) for _ in range(3)]
+    w = torch.nn.Parameter(_column_major(start))
+    opt = Adam(learning_rate=0.01)
+    opt.build([w])
+    return start, grads, w, opt
+
+
 @pytest.mark.parametrize("grad_layout", ["like the parameter", "row-major"])
 def test_column_major_parameters_update_correctly_whatever_the_gradient_layout(grad_layout):
     # A Dense kernel is column-major; a gradient assigned by hand may not be.
-    torch.manual_seed(1)
-    start = torch.randn(6, 4)
-    grads = [torch.randn(6, 4) for _ in range(3)]
-    w = torch.nn.Parameter(torch.empty(4, 6).t().copy_(start))
-    opt = Adam(learning_rate=0.01)
-    opt.build([w])
+    start, grads, w, opt = _column_major_adam(seed=1)
     for g in grads:
-        w.grad = torch.empty(4, 6).t().copy_(g) if grad_layout == "like the parameter" else g.clone()
+        w.grad = _column_major(g) if grad_layout == "like the parameter" else g.clone()
         opt.step()
     np.testing.assert_allclose(w.detach().numpy(), _hand_adam(start, grads).numpy(), rtol=1e-5, atol=1e-6)
 
@@ -188,16 +198,11 @@ def test_fused_kernel_is_handed_row_major_views_so_it_copies_nothing(monkeypatch
 
 def test_a_parameter_whose_data_is_replaced_between_steps_keeps_being_updated():
     # The fused path keeps row-major views of the parameters; new `.data` must be seen.
-    torch.manual_seed(4)
-    start = torch.randn(6, 4)
-    grads = [torch.randn(6, 4) for _ in range(3)]
-    w = torch.nn.Parameter(torch.empty(4, 6).t().copy_(start))
-    opt = Adam(learning_rate=0.01)
-    opt.build([w])
-    w.grad = torch.empty(4, 6).t().copy_(grads[0])
+    start, grads, w, opt = _column_major_adam(seed=4)
+    w.grad = _column_major(grads[0])
     opt.step()
-    w.data = torch.empty(4, 6).t().copy_(w.detach())  # same values and layout, new memory
+    w.data = _column_major(w.detach())  # same values and layout, new memory
     for g in grads[1:]:
-        w.grad = torch.empty(4, 6).t().copy_(g)
+        w.grad = _column_major(g)
         opt.step()
     np.testing.assert_allclose(w.detach().numpy(), _hand_adam(start, grads).numpy(), rtol=1e-5, atol=1e-6)
