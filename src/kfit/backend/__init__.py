@@ -10,11 +10,13 @@ from kfit.backend.config import (
     standardize_data_format,
 )
 from kfit.backend.conversion import scalars_to_floats, to_host
+from kfit.backend.session import clear_session
 from kfit.backend.values import get_value, set_value
 from kfit.backend.variables import Variable
 
 __all__ = [
     "Variable",
+    "clear_session",
     "epsilon",
     "floatx",
     "get_value",

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from kfit.callbacks.monitor_callback import MonitorCallback
+from kfit.utils import io_utils
 
 __all__ = ["EarlyStopping"]
 
@@ -133,10 +134,10 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            io_utils.print_msg(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(
+                io_utils.print_msg(
                     "Restoring model weights from the end of the best epoch: "
                     f"{self.best_epoch + 1}."
                 )

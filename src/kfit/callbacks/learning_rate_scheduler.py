@@ -11,6 +11,7 @@ import torch
 
 from kfit.backend import conversion
 from kfit.callbacks.callback import Callback
+from kfit.utils import io_utils
 
 __all__ = ["LearningRateScheduler"]
 
@@ -99,7 +100,7 @@ class LearningRateScheduler(Callback):
         learning_rate = self._to_float(value)
         optimizer.learning_rate = learning_rate
         if self.verbose > 0:
-            print(
+            io_utils.print_msg(
                 f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
                 f"{learning_rate}."
             )

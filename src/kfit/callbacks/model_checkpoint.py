@@ -15,6 +15,7 @@ from kfit.backend.distributed import is_main_process
 from kfit.callbacks.event_filters import EventFilter, Every, Never
 from kfit.callbacks.monitor_callback import MonitorCallback
 from kfit.saving.atomic import check_writable
+from kfit.utils import io_utils
 
 __all__ = ["ModelCheckpoint"]
 
@@ -306,7 +307,7 @@ class ModelCheckpoint(MonitorCallback):
     def _should_save(self, epoch: int, logs: Logs, filepath: str) -> bool:
         if not self.save_best_only:
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+                io_utils.print_msg(f"\nEpoch {epoch + 1}: saving model to {filepath}")
             return True
         current = logs.get(self.monitor)
         if current is None:
@@ -331,14 +332,14 @@ class ModelCheckpoint(MonitorCallback):
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
-                print(
+                io_utils.print_msg(
                     f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
                     f"{current:.5f}, saving model to {filepath}"
                 )
             self.best = current
             return True
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+            io_utils.print_msg(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
         return False
 
     def _save_model(self, epoch: int, batch: int | None, logs: Logs) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kfit.callbacks.callback import Callback
+from kfit.utils import io_utils
 from kfit.utils.progbar import Progbar
 
 __all__ = ["ProgbarLogger"]
@@ -89,7 +90,7 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._reset()
         if self.verbose and self.epochs > 1:
-            print(f"Epoch {epoch + 1}/{self.epochs}")
+            io_utils.print_msg(f"Epoch {epoch + 1}/{self.epochs}")
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._batch_update(batch, logs)

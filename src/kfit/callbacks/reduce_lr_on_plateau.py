@@ -11,6 +11,7 @@ import numpy as np
 
 from kfit.callbacks.learning_rate_scheduler import optimizer_with_learning_rate
 from kfit.callbacks.monitor_callback import MonitorCallback
+from kfit.utils import io_utils
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -212,6 +213,6 @@ class ReduceLROnPlateau(MonitorCallback):
         new_lr = max(old_lr * self.factor, self.min_lr)
         optimizer.learning_rate = new_lr
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            io_utils.print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
         return True
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from kfit.callbacks.callback import Callback
+from kfit.utils import io_utils
 
 __all__ = ["TerminateOnNaN"]
 
@@ -170,5 +171,5 @@ class TerminateOnNaN(Callback):
                 "learning rate, clip gradients (e.g. clipnorm=1.0), or check the data for "
                 "NaN/Inf values."
             )
-        print(f"{position.capitalize()}: Invalid loss, terminating training")
+        io_utils.print_msg(f"{position.capitalize()}: Invalid loss, terminating training")
         self.model.stop_training = True

@@ -32,7 +32,7 @@ from kfit.mixed_precision.policy import DTypePolicy, layer_policy
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.utils.naming import auto_name
 
-__all__ = ["Layer", "losses_in_use"]
+__all__ = ["Layer", "losses_in_use", "mixed_in_use"]
 
 
 def accepts_training(fn: Any) -> bool:
@@ -68,6 +68,14 @@ def losses_in_use() -> bool:
     The built-in train step reads `model.losses` only when this is true.
     """
     return _CallState.losses
+
+
+def mixed_in_use() -> bool:
+    """Whether any layer in this process holds a mixed dtype policy.
+
+    From then on layer calls cast their floating inputs and outputs as their policies say.
+    """
+    return _CallState.mixed
 
 
 def _is_default(method: Callable[..., Any], name: str) -> bool:
@@ -425,9 +433,13 @@ class Layer(torch.nn.Module):
         region that `call` runs in: on at the compute dtype for a mixed policy, off for any other
         policy (a float32 layer inside a mixed model computes in float32); and, for a layer
         (not a model) with a mixed policy, the dtype its floating outputs are cast to.
+
+        On `meta` tensors (the functional API's shape inference) torch has no autocast: the
+        inputs are cast to the variable dtype, which the meta weights have, and the outputs are
+        cast as a real call's, so that a symbolic output gets the dtype a real one would.
         """
         device = _device_of(first)
-        if device is None or device.type == "meta":
+        if device is None:
             return None
         try:
             compute: torch.dtype | None = to_torch_dtype(self.compute_dtype)
@@ -435,6 +447,13 @@ class Layer(torch.nn.Module):
             compute = None
         cast = self.autocast and compute is not None and compute.is_floating_point
         mixed = cast and isinstance(self._dtype, DTypePolicy) and self._dtype.is_mixed
+        if device.type == "meta":
+            if not cast or compute is None:
+                return None
+            output = compute if mixed and not _is_model(self) else None
+            variable = to_torch_dtype(self.variable_dtype) if mixed else compute
+            args, kwargs = _cast_floating(args, variable), _cast_floating(kwargs, variable)
+            return args, kwargs, contextlib.nullcontext(), output
         enabled = torch.is_autocast_enabled(device.type)
         region: Any = None
         if mixed and not (enabled and torch.get_autocast_dtype(device.type) == compute):

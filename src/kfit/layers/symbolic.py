@@ -48,6 +48,7 @@ __all__ = [
     "Node",
     "Operation",
     "any_symbolic",
+    "get_source_inputs",
     "is_keras_tensor",
     "layer_input",
     "layer_output",
@@ -577,6 +578,58 @@ def record(operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output
     return outputs
 
 
+def get_source_inputs(tensor: Any) -> list[KerasTensor]:
+    """The `Input` tensors that `tensor` is computed from, in the order Keras lists them.
+
+    The graph is walked back from `tensor`, first argument first; each input appears once,
+    where the walk first reaches it. A KerasTensor that no layer produced is its own source.
+
+    Args:
+        tensor: A KerasTensor (or a list or dict of them).
+
+    Returns:
+        The source KerasTensors, as a list.
+
+    Raises:
+        TypeError: when `tensor` holds no KerasTensor.
+
+    Example:
+        >>> import kfit
+        >>> a, b = kfit.Input((2,), name="a"), kfit.Input((2,), name="b")
+        >>> y = kfit.layers.Add()([kfit.layers.Dense(2)(b), a])
+        >>> get_source_inputs(y) == [b, a]
+        True
+    """
+    tensors = [t for t in flatten(tensor) if isinstance(t, KerasTensor)]
+    if not tensors:
+        raise TypeError(
+            "Expected a KerasTensor, the output of a layer called on `kfit.Input(...)`. "
+            f"Received: tensor={tensor!r} (of type {type(tensor).__name__}). Pass a symbolic "
+            "tensor; a real tensor has no graph to walk."
+        )
+    sources: list[KerasTensor] = []
+    visited: set[int] = set()
+    # Depth first with an explicit stack: a deep network would exceed Python's recursion limit.
+    stack = tensors[::-1]
+    while stack:
+        current = stack.pop()
+        history = current._keras_history
+        nodes = inbound_nodes(history.operation) if history is not None else []
+        if not nodes:
+            if all(current is not s for s in sources):
+                sources.append(current)
+            continue
+        node = nodes[history.node_index]  # type: ignore[union-attr]
+        if id(node) in visited:
+            continue  # its sources are listed already
+        visited.add(id(node))
+        if node.is_input:
+            sources.extend(t for t in node.output_tensors if all(t is not s for s in sources))
+        else:
+            stack.extend(node.input_tensors[::-1])
+    return sources
+
+
 def _node_attribute(layer: Any, what: str) -> Any:
     nodes = inbound_nodes(layer)
     if not nodes:
@@ -848,13 +901,31 @@ def _infer_from_compute_output_shape(layer: Any, args: tuple[Any, ...], kwargs: 
 def _output_dtype(layer: Any, inputs: Any) -> str:
     # What the call would return: layers with floating weights compute in their dtype (Dense
     # casts integer pixels); weightless ones (Reshape, Flatten) keep their input's.
+    dtype = layer.dtype
     for p in layer.parameters():
         if p.is_floating_point():
-            return standardize_dtype(p.dtype)
-    for t in flatten(inputs):
-        if isinstance(t, KerasTensor):
-            return t.dtype
-    return layer.dtype
+            dtype = standardize_dtype(p.dtype)
+            break
+    else:
+        dtype = next((t.dtype for t in flatten(inputs) if isinstance(t, KerasTensor)), dtype)
+    return _autocast_dtype(layer, dtype)
+
+
+def _autocast_dtype(layer: Any, dtype: str) -> str:
+    """`dtype` as the layer's policy leaves a floating output: in its compute dtype, once a
+    mixed policy is in use (as `Layer._enter_precision` casts a real call's)."""
+    from kfit.layers.layer import Layer, mixed_in_use
+
+    if not (isinstance(layer, Layer) and mixed_in_use() and layer.autocast) or not _is_float(dtype):
+        return dtype
+    if getattr(layer, "_is_keras_model", False):
+        return dtype  # a model's outputs are its layers' own
+    compute = layer.compute_dtype
+    return compute if _is_float(compute) else dtype
+
+
+def _is_float(dtype: str) -> bool:
+    return dtype in ("bfloat16", "float16", "float32", "float64")
 
 
 def _unbuilt_sublayers(module: Any) -> bool:

@@ -17,7 +17,7 @@ from kfit.backend.dtypes import standardize_dtype, to_torch_dtype
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.utils.errors import received
 
-__all__ = ["DTypePolicy", "dtype_policy", "get", "layer_policy", "set_dtype_policy"]
+__all__ = ["DTypePolicy", "dtype_policy", "get", "layer_policy", "reset_dtype_policy", "set_dtype_policy"]
 
 _MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
@@ -128,6 +128,19 @@ def set_dtype_policy(policy: DTypePolicy | str) -> None:
             f"{received('policy', policy)} Pass e.g. `set_dtype_policy('mixed_bfloat16')`."
         )
     _global_policy = policy
+
+
+def reset_dtype_policy() -> None:
+    """Forgets the policy set, so the global policy follows `floatx()` again (`clear_session`).
+
+    Example:
+        >>> set_dtype_policy("mixed_bfloat16")
+        >>> reset_dtype_policy()
+        >>> dtype_policy()
+        <DTypePolicy "float32">
+    """
+    global _global_policy
+    _global_policy = None
 
 
 def dtype_policy() -> DTypePolicy:

@@ -18,6 +18,7 @@ import torch
 
 from kfit.layers.layer import Layer
 from kfit.layers.symbolic import Operation, flatten, inbound_nodes, output_shapes
+from kfit.utils import io_utils
 
 __all__ = ["print_summary", "readable_memory_size"]
 
@@ -299,8 +300,8 @@ def print_summary(
     if optimizer is not None:
         lines.append(f" Optimizer params: {optimizer[0]:,} ({readable_memory_size(optimizer[1])})")
     text = "\n".join(lines) + "\n"
-    # Keras hands the whole table to `print_fn` at once.
+    # Keras hands the whole table to `print_fn` at once; so does the log, as one record.
     if print_fn is None:
-        print(text, end="")
+        io_utils.print_msg(text, line_break=False)
     else:
         print_fn(text)

@@ -21,6 +21,7 @@ from kfit.saving.model_io import load_model, save_model
 from kfit.saving.object_registration import (
     CustomObjectScope,
     custom_object_scope,
+    get_custom_objects,
     get_registered_name,
     get_registered_object,
     register_keras_serializable,
@@ -39,6 +40,7 @@ __all__ = [
     "atomic_write_text",
     "custom_object_scope",
     "deserialize_keras_object",
+    "get_custom_objects",
     "get_registered_name",
     "get_registered_object",
     "load_checkpoint",

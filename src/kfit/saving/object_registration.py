@@ -16,7 +16,10 @@ kfit's own layers and models register themselves under the package `"keras"` (`"
 it as `"keras>" + class_name`. kfit.saving finds kfit's built-in classes the same way, rather
 than importing `kfit.layers` or `kfit.models`, which import kfit.saving to register themselves.
 
-The registry is global to the process; a scope belongs to the thread that opened it.
+The registry is global to the process; a scope belongs to the thread that opened it. Its
+user part is the dict `get_custom_objects()` returns, as Keras's is: adding to it registers a name
+(`get_custom_objects()["MyLayer"] = MyLayer`) and clearing it forgets the user's registrations;
+kfit's built-ins are kept apart, so clearing it leaves them loadable.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "BUILTIN_PACKAGE",
     "CustomObjectScope",
     "custom_object_scope",
+    "get_custom_objects",
     "get_registered_name",
     "get_registered_object",
     "register_keras_serializable",
@@ -44,7 +48,8 @@ _T = TypeVar("_T")
 # built-in by `class_name` alone, and the loader looks it up as "keras>" + class_name.
 BUILTIN_PACKAGE = "keras"
 
-_OBJECTS: dict[str, Any] = {}  # "package>name" -> class or function
+_OBJECTS: dict[str, Any] = {}  # "package>name" -> the user's class or function
+_BUILTINS: dict[str, Any] = {}  # "keras>name" -> kfit's own class or function
 _NAMES: dict[Any, str] = {}  # class or function -> "package>name"
 _SCOPES = threading.local()
 
@@ -168,8 +173,8 @@ def register_keras_serializable(
                 f"its constructor arguments. Received: {obj!r} (of type type), without one. "
                 "Define get_config() returning a dict of the __init__ arguments."
             )
-        current = _OBJECTS.get(key)
-        if current is not None and _is_kfit_builtin(current) and not _is_kfit_builtin(obj):
+        current = _BUILTINS.get(key)
+        if current is not None and not _is_kfit_builtin(obj):
             raise ValueError(
                 f"Expected a registered name that no kfit built-in uses. Received: "
                 f"package={package!r} and name={object_name!r}, the key {key!r} of "
@@ -177,11 +182,34 @@ def register_keras_serializable(
                 "what every saved config of that built-in loads as. Use your own package, "
                 "e.g. @register_keras_serializable(package='my_project')."
             )
-        _OBJECTS[key] = obj
+        (_BUILTINS if _is_kfit_builtin(obj) else _OBJECTS)[key] = obj
         _NAMES[obj] = key
         return obj
 
     return decorator
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The live dict of the user's registered classes and functions, keyed as loading looks them up.
+
+    This is the registry itself, not a copy: `@register_keras_serializable` adds
+    `"package>name"` keys to it, and an entry added by hand (a plain class name, say) is found
+    by loading as a registered one is. Clearing it forgets the user's registrations; kfit's
+    built-ins are kept apart and stay loadable.
+
+    Returns:
+        The mutable mapping from names to classes or functions.
+
+    Example:
+        >>> class Doubler:
+        ...     def get_config(self):
+        ...         return {}
+        >>> get_custom_objects()["Doubler"] = Doubler
+        >>> get_registered_object("Doubler") is Doubler
+        True
+        >>> del get_custom_objects()["Doubler"]
+    """
+    return _OBJECTS
 
 
 def get_registered_name(obj: Any) -> str:
@@ -248,6 +276,8 @@ def get_registered_object(
         return scope[name]
     if name in _OBJECTS:
         return _OBJECTS[name]
+    if name in _BUILTINS:
+        return _BUILTINS[name]
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     if module_objects and name in module_objects:

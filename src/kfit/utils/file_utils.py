@@ -23,6 +23,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 
+from kfit.utils import io_utils
 from kfit.utils.progbar import Progbar
 
 __all__ = ["get_file"]
@@ -83,7 +84,7 @@ def _download(origin: str, target: str, file_hash: str | None, algorithm: str) -
     # the usual umask-based permissions and still refuses to reuse an existing name.
     partial = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.part")
     hasher = _new_hasher(algorithm, file_hash)
-    print(f"Downloading data from {origin}")
+    io_utils.print_msg(f"Downloading data from {origin}")
     try:
         with open(partial, "xb") as out:
             try:
@@ -328,7 +329,7 @@ def get_file(
         and not _file_matches(target, file_hash, hash_algorithm)
     ):
         algorithm = _new_hasher(hash_algorithm, file_hash).name
-        print(
+        io_utils.print_msg(
             f"A local file was found at {target}, but its {algorithm} hash does not match "
             f"{file_hash} (incomplete or outdated), so it will be downloaded again."
         )

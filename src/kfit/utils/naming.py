@@ -4,6 +4,7 @@ Layers, models, losses, metrics and optimizers all name themselves the way Keras
 `auto_name("Dense")` gives `"dense"`, then `"dense_1"`, `"dense_2"`, ... As in Keras, there
 is a single counter per base name for the whole process, shared by every kind of object, so a
 metric and a layer of the same class name never get the same automatic name.
+`reset_uids` (called by `clear_session`) starts every counter over.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-__all__ = ["auto_name", "get_object_name", "to_snake_case", "uniquify"]
+__all__ = ["auto_name", "get_object_name", "reset_uids", "to_snake_case", "uniquify"]
 
 # How many objects have asked for each base name so far.
 _NAME_UIDS: defaultdict[str, int] = defaultdict(int)
@@ -57,6 +58,21 @@ def uniquify(name: str) -> str:
     uid = _NAME_UIDS[name]
     _NAME_UIDS[name] += 1
     return f"{name}_{uid}" if uid else name
+
+
+def reset_uids() -> None:
+    """Starts every name counter over: the next `uniquify("dense")` returns `"dense"` again.
+
+    Existing objects keep their names, so a model built afterwards may repeat them.
+
+    Example:
+        >>> uniquify("reset_doc_example"), uniquify("reset_doc_example")
+        ('reset_doc_example', 'reset_doc_example_1')
+        >>> reset_uids()
+        >>> uniquify("reset_doc_example")
+        'reset_doc_example'
+    """
+    _NAME_UIDS.clear()
 
 
 def auto_name(class_name: str) -> str:

@@ -2,7 +2,9 @@
 
 The bar is drawn with ASCII characters (`[=====>....]`), as printed in the Keras guides. On a
 terminal it is redrawn in place; anywhere else (a log file, a pipe, a captured stream) it writes
-only complete lines, one per finished bar, so logs stay free of control characters.
+only complete lines, one per finished bar, so logs stay free of control characters. With
+interactive logging off (`kfit.utils.disable_interactive_logging()`) a bar without its own
+`file` logs those lines to the `"kfit"` logger instead (see `kfit.utils.io_utils`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
+
+from kfit.utils import io_utils
 
 __all__ = ["Progbar"]
 
@@ -71,7 +75,8 @@ class Progbar:
         stateful_metrics: Names of metrics that should not be averaged. Accepted for Keras
             compatibility; all values are displayed as given.
         unit_name: Name of one step in the timing display (`"step"`, `"sample"`, ...).
-        file: Stream to write to. Defaults to `sys.stdout` at the time of each write.
+        file: Stream to write to. Defaults to `sys.stdout` at the time of each write, or, while
+            interactive logging is disabled, the `"kfit"` logger (one record per line).
         dynamic_display: Whether to redraw in place with `\\b` and `\\r`. Defaults to whether
             the output stream is a terminal (or a Jupyter kernel is running).
         clock: Zero-argument function returning the current time in seconds. Defaults to
@@ -132,7 +137,17 @@ class Progbar:
     def _stream(self) -> TextIO:
         return self._file if self._file is not None else sys.stdout
 
+    def _logs(self) -> bool:
+        return self._file is None and not io_utils.is_interactive_logging_enabled()
+
+    def _redraws(self) -> bool:
+        # A log gets whole lines, as a file does: a record per redraw would flood it.
+        return self._dynamic_display and not self._logs()
+
     def _write(self, text: str) -> None:
+        if self._logs():
+            io_utils.print_msg(text, line_break=False)
+            return
         stream = self._stream()
         stream.write(text)
         stream.flush()
@@ -177,7 +192,7 @@ class Progbar:
 
         if self.verbose == 1:
             if not finalize and (
-                not self._dynamic_display
+                not self._redraws()
                 or (self._last_draw is not None and now - self._last_draw < self.interval)
             ):
                 return
@@ -247,7 +262,7 @@ class Progbar:
         info += self._metrics_text()
         line = bar + info
 
-        if not self._dynamic_display:
+        if not self._redraws():
             self._write(line + "\n")
             return
         text = "\b" * self._prev_total_width + "\r" + line
