@@ -31,18 +31,36 @@ from kfit import (
     saving,
     utils,
 )
-from kfit.layers import Input
+from kfit.backend.variables import Variable
+from kfit.initializers import Initializer
+from kfit.layers import Input, Layer
 from kfit.layers.symbolic import KerasTensor
+from kfit.losses import Loss
+from kfit.metrics import Metric
+from kfit.mixed_precision.policy import DTypePolicy
 from kfit.models import Model, Sequential
+from kfit.optimizers import Optimizer
+from kfit.regularizers import Regularizer
 
 __version__ = "0.1.0"
+
+
+def version() -> str:
+    """kfit's version, as `keras.version()` gives Keras's.
+
+    Example:
+        >>> import kfit
+        >>> kfit.version() == kfit.__version__
+        True
+    """
+    return __version__
 
 
 def __getattr__(name: str) -> object:
     # `kfit.ops` and `kfit.random` (hundreds of functions), `kfit.applications` and
     # `kfit.mixed_precision` load on first use, which keeps `import kfit` fast;
     # `from kfit import ops` and `kfit.ops.sum` both work.
-    if name in ("ops", "random", "applications", "mixed_precision"):
+    if name in ("ops", "random", "applications", "mixed_precision", "config"):
         import importlib
 
         module = importlib.import_module(f"kfit.{name}")
@@ -51,15 +69,24 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'kfit' has no attribute {name!r}")
 
 __all__ = [
+    "DTypePolicy",
+    "Initializer",
     "Input",
     "KerasTensor",
+    "Layer",
+    "Loss",
+    "Metric",
     "Model",
+    "Optimizer",
+    "Regularizer",
     "Sequential",
+    "Variable",
     "__version__",
     "activations",
     "applications",
     "backend",
     "callbacks",
+    "config",
     "constraints",
     "datasets",
     "distribution",
@@ -75,4 +102,5 @@ __all__ = [
     "regularizers",
     "saving",
     "utils",
+    "version",
 ]

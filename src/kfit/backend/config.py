@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 __all__ = [
     "epsilon",
     "floatx",
@@ -29,7 +31,19 @@ def floatx() -> str:
 
 
 def set_floatx(value: str) -> None:
-    """Sets the default float type (`"float16"`, `"bfloat16"`, `"float32"` or `"float64"`)."""
+    """Sets the default float type (`"float16"`, `"bfloat16"`, `"float32"` or `"float64"`).
+
+    It becomes torch's default dtype too (`torch.set_default_dtype`): layers create their
+    weights, and ops their float tensors, in torch's default dtype, so that is what makes
+    `set_floatx("float64")` give float64 layers, as it does in Keras.
+
+    Example:
+        >>> import torch
+        >>> set_floatx("float64")
+        >>> floatx(), torch.get_default_dtype()
+        ('float64', torch.float64)
+        >>> set_floatx("float32")
+    """
     global _FLOATX
     allowed = ("float16", "bfloat16", "float32", "float64")
     if value not in allowed:
@@ -38,6 +52,7 @@ def set_floatx(value: str) -> None:
             f"(of type {type(value).__name__}). Pass one of the listed names."
         )
     _FLOATX = value
+    torch.set_default_dtype(getattr(torch, value))
 
 
 def epsilon() -> float:
