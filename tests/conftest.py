@@ -53,3 +53,21 @@ def guide_model(learning_rate: float = 0.1):  # type: ignore[no-untyped-def]
         metrics=["mean_absolute_error"],
     )
     return model
+
+
+@pytest.fixture
+def fresh_policies(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """No global dtype policy during the test, and the one before it afterwards (Keras's too).
+
+    kfit's process-wide "a mixed policy is in use" switch goes back as well, so the rest of the
+    suite runs on the float32 fast path whatever the test sets.
+    """
+    import keras
+
+    from kfit.layers import layer as layer_module
+    from kfit.mixed_precision import policy as policy_module
+
+    monkeypatch.setattr(policy_module, "_global_policy", None)
+    monkeypatch.setattr(layer_module._CallState, "mixed", False)
+    yield
+    keras.mixed_precision.set_global_policy("float32")

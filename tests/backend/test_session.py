@@ -11,20 +11,15 @@ import pytest
 import torch
 
 import kfit
-from kfit.layers import layer as layer_module
-from kfit.mixed_precision import policy as policy_module
+
+pytestmark = pytest.mark.usefixtures("fresh_policies")
 
 
 @pytest.fixture(autouse=True)
-def _restore(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(policy_module, "_global_policy", None)
-    monkeypatch.setattr(layer_module._CallState, "mixed", False)
-    try:
-        yield
-    finally:
-        for lib in (kfit, keras):
-            lib.mixed_precision.set_global_policy("float32")
-            lib.utils.enable_interactive_logging()
+def _interactive_logging_on():  # type: ignore[no-untyped-def]
+    yield
+    for lib in (kfit, keras):
+        lib.utils.enable_interactive_logging()
 
 
 def _names_around_clear(lib) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]

@@ -13,17 +13,8 @@ import torch
 
 import kfit
 from kfit.layers import layer as layer_module
-from kfit.mixed_precision import policy as policy_module
 
-
-@pytest.fixture(autouse=True)
-def _reset_policies(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    # The global policy and the process-wide "a mixed policy is in use" switch go back to what
-    # they were, so that the rest of the suite runs on the float32 fast path.
-    monkeypatch.setattr(policy_module, "_global_policy", None)
-    monkeypatch.setattr(layer_module._CallState, "mixed", False)
-    yield
-    keras.mixed_precision.set_global_policy("float32")
+pytestmark = pytest.mark.usefixtures("fresh_policies")
 
 
 def test_policy_names_match_keras():

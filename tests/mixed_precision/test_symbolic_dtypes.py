@@ -15,19 +15,8 @@ import torch
 
 import kfit
 from kfit.layers import layer as layer_module
-from kfit.mixed_precision import policy as policy_module
 
-
-@pytest.fixture(autouse=True)
-def _reset_policies(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    # The rest of the suite must run on the float32 fast path whatever a test sets.
-    monkeypatch.setattr(policy_module, "_global_policy", None)
-    monkeypatch.setattr(layer_module._CallState, "mixed", False)
-    try:
-        yield
-    finally:
-        kfit.mixed_precision.set_global_policy("float32")
-        keras.mixed_precision.set_global_policy("float32")
+pytestmark = pytest.mark.usefixtures("fresh_policies")
 
 
 def _graph_dtypes(lib: Any) -> dict[str, str]:

@@ -12,19 +12,12 @@ import pytest
 import torch
 
 import kfit
-from kfit.layers import layer as layer_module
-from kfit.mixed_precision import policy as policy_module
 from kfit.optimizers import LossScaleOptimizer
 
 INF, NAN = float("inf"), float("nan")
 
 
-@pytest.fixture(autouse=True)
-def _reset_policies(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(policy_module, "_global_policy", None)
-    monkeypatch.setattr(layer_module._CallState, "mixed", False)
-    yield
-    keras.mixed_precision.set_global_policy("float32")
+pytestmark = pytest.mark.usefixtures("fresh_policies")
 
 
 def _gradient_sequence() -> list[list[float]]:

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from kfit.utils import io_utils
 from kfit.utils.errors import received
 from kfit.utils.py_dataset import PyDataset
 
 __all__ = [
     "DirectoryDataset",
+    "build_subsets",
     "check_directory_args",
     "check_validation_split",
     "encode_labels",
@@ -216,9 +218,9 @@ def index_directory(
         names = [str(label) for label in sorted(set(label_array.tolist()))]
     if verbose:
         if names is None:
-            print(f"Found {len(file_paths)} files.")
+            io_utils.print_msg(f"Found {len(file_paths)} files.")
         else:
-            print(f"Found {len(file_paths)} files belonging to {len(names)} classes.")
+            io_utils.print_msg(f"Found {len(file_paths)} files belonging to {len(names)} classes.")
     if shuffle:
         if seed is None:
             seed = int(np.random.randint(1_000_000))
@@ -250,8 +252,39 @@ def split_files(
     keep = slice(None, cut) if subset == "training" else slice(cut, None)
     if verbose:
         count = cut if subset == "training" else num_val
-        print(f"Using {count} files for {subset}.")
+        io_utils.print_msg(f"Using {count} files for {subset}.")
     return paths[keep], None if labels is None else labels[keep]
+
+
+def build_subsets(
+    paths: list[str],
+    labels: np.ndarray | None,
+    validation_split: float | None,
+    subset: str | None,
+    shuffle: bool,
+    build: Callable[[list[str], np.ndarray | None, bool], DirectoryDataset],
+    found: str,
+) -> DirectoryDataset | tuple[DirectoryDataset, DirectoryDataset]:
+    """The dataset of `subset`, or `(training, validation)` for `subset="both"`.
+
+    `build(paths, labels, reshuffle)` makes each one; `found` describes the files looked for in
+    the error raised when a subset gets none (e.g. "images under 'data' (extensions: ...)").
+    """
+
+    def make(which: str | None, reshuffle: bool) -> DirectoryDataset:
+        subset_paths, subset_labels = split_files(paths, labels, validation_split, which)
+        if not subset_paths:
+            part = f"{which} " if which else ""
+            raise ValueError(
+                f"Expected {part}{found}: none were found. Check the folder, or lower "
+                "`validation_split` so that both subsets get files."
+            )
+        return build(subset_paths, subset_labels, reshuffle)
+
+    if subset == "both":
+        # As in Keras, the validation half is never reshuffled.
+        return make("training", shuffle), make("validation", False)
+    return make(subset, shuffle)
 
 
 def encode_labels(labels: np.ndarray, label_mode: str, num_classes: int) -> np.ndarray:

@@ -23,10 +23,10 @@ import numpy as np
 
 from kfit.utils.directory_dataset import (
     DirectoryDataset,
+    build_subsets,
     check_directory_args,
     check_validation_split,
     index_directory,
-    split_files,
 )
 from kfit.utils.errors import received
 from kfit.utils.image_utils import convert_color, pil_image
@@ -221,18 +221,14 @@ def image_dataset_from_directory(
         pad_to_aspect_ratio=pad_to_aspect_ratio,
     )
 
-    def make(which: str | None, reshuffle: bool) -> DirectoryDataset:
-        subset_paths, subset_labels = split_files(paths, label_array, validation_split, which)
-        if not subset_paths:
-            part = f"{which} " if which else ""
-            raise ValueError(
-                f"Expected {part}images under {os.fspath(directory)!r}: none were found (allowed "
-                f"extensions: {ALLOWLIST_FORMATS}). Check the folder, or lower `validation_split` "
-                "so that both subsets get files."
-            )
-        return DirectoryDataset(subset_paths, subset_labels, label_mode, names, load, batch_size, reshuffle, seed)
-
-    if subset == "both":
-        # As in Keras, the validation half is never reshuffled.
-        return make("training", shuffle), make("validation", False)
-    return make(subset, shuffle)
+    return build_subsets(
+        paths,
+        label_array,
+        validation_split,
+        subset,
+        shuffle,
+        lambda files, file_labels, reshuffle: DirectoryDataset(
+            files, file_labels, label_mode, names, load, batch_size, reshuffle, seed
+        ),
+        f"images under {os.fspath(directory)!r} (extensions: {ALLOWLIST_FORMATS})",
+    )

@@ -18,10 +18,10 @@ import numpy as np
 
 from kfit.utils.directory_dataset import (
     DirectoryDataset,
+    build_subsets,
     check_directory_args,
     check_validation_split,
     index_directory,
-    split_files,
 )
 from kfit.utils.errors import received
 
@@ -132,17 +132,14 @@ def text_dataset_from_directory(
         )
     load = functools.partial(read_text, max_length=max_length)
 
-    def make(which: str | None, reshuffle: bool) -> DirectoryDataset:
-        subset_paths, subset_labels = split_files(paths, label_array, validation_split, which)
-        if not subset_paths:
-            part = f"{which} " if which else ""
-            raise ValueError(
-                f"Expected {part}text files under {os.fspath(directory)!r}: none were found "
-                "(allowed extension: .txt). Check the folder, or lower `validation_split` so "
-                "that both subsets get files."
-            )
-        return _TextDataset(subset_paths, subset_labels, label_mode, names, load, batch_size, reshuffle, seed)
-
-    if subset == "both":
-        return make("training", shuffle), make("validation", False)
-    return make(subset, shuffle)
+    return build_subsets(
+        paths,
+        label_array,
+        validation_split,
+        subset,
+        shuffle,
+        lambda files, file_labels, reshuffle: _TextDataset(
+            files, file_labels, label_mode, names, load, batch_size, reshuffle, seed
+        ),
+        f"text files under {os.fspath(directory)!r} (extension: .txt)",
+    )
