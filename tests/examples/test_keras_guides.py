@@ -48,7 +48,8 @@ def _close_history(got: dict[str, list[float]], expected: dict[str, list[float]]
 def _summary_table(text: list[str]) -> str:
     """A summary without the model's name and the layer names' counters (`conv2d_3`)."""
     table = "\n".join(text).split("\n", 1)[1]
-    table = re.sub(r"(\w)_\d+(?=\[| \()", r"\1", table)  # "conv2d_3 (Conv2D)", "dropout_4[0][0]"
+    # "conv2d_3 (Conv2D)", "dropout_4[0][0]", and a name alone in a wrapped row ("dropout_14 │")
+    table = re.sub(r"(\w)_\d+(?=\[|\s)", r"\1", table)
     return re.sub(r"[ ─━]+", " ", table)  # the padding shifts with the names' lengths
 
 

@@ -177,3 +177,30 @@ def test_model_from_json_errors_name_the_problem():
     record["config"]["layers"][1]["class_name"] = "NoSuchLayer"
     with pytest.raises(ValueError, match="NoSuchLayer"):
         model_from_json(json.dumps(record))
+
+
+@pytest.mark.parametrize("start", ["Input", "input_shape", "build", "none"])
+def test_sequential_get_config_has_keras_layout(start):
+    def build(lib):
+        if start == "Input":
+            return lib.Sequential([lib.Input((3,)), lib.layers.Dense(2, name="d")], name="s")
+        if start == "input_shape":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Keras warns about input_shape= on a layer
+                return lib.Sequential([lib.layers.Dense(2, input_shape=(3,), name="d")], name="s")
+        model = lib.Sequential([lib.layers.Dense(2, name="d")], name="s")
+        if start == "build":
+            model.build((None, 3))
+        return model
+
+    ours, theirs = build(kfit).get_config(), build(keras).get_config()
+    assert list(ours) == list(theirs)
+    assert ours.get("build_input_shape") == theirs.get("build_input_shape")
+    assert [(r["module"], r["class_name"]) for r in ours["layers"]] == [
+        (r["module"], r["class_name"]) for r in theirs["layers"]]
+    if ours["layers"][0]["class_name"] == "InputLayer":
+        mine, keras_input = ours["layers"][0]["config"], theirs["layers"][0]["config"]
+        assert list(mine["batch_shape"]) == list(keras_input["batch_shape"])
+        assert (mine["dtype"], mine["sparse"]) == (keras_input["dtype"], keras_input["sparse"])
+    rebuilt = kfit.Sequential.from_config(ours)
+    assert [layer.name for layer in rebuilt.layers] == ["d"]

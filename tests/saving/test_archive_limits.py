@@ -75,7 +75,8 @@ def test_genuine_archives_inflate_to_about_their_size(tmp_path, monkeypatch):
     model, path = _saved(tmp_path)
     with zipfile.ZipFile(path) as archive:
         declared = sum(info.file_size for info in archive.infolist())
-    assert declared <= 2 * os.path.getsize(path)  # tensors are stored, not deflated
+    # Tensors are stored, not deflated; only the JSON members shrink. Well inside the ratio.
+    assert declared <= 4 * os.path.getsize(path) < model_io.MAX_INFLATE_RATIO * os.path.getsize(path)
     # So even with no floor, the ratio alone lets every genuine archive load.
     monkeypatch.setattr(model_io, "MIN_INFLATE_LIMIT", 0)
     loaded = kfit.saving.load_model(str(path))

@@ -110,7 +110,8 @@ def test_archive_members_and_json(tmp_path):
         config = json.loads(archive.read("config.json"))
     assert metadata["format"] == "kfit.keras" and metadata["kfit_version"] == kfit.__version__
     assert config["class_name"] == "Sequential"
-    assert [layer["class_name"] for layer in config["config"]["layers"]] == ["Dense", "Dropout", "Dense"]
+    # Keras's layout: the InputLayer's record first.
+    assert [layer["class_name"] for layer in config["config"]["layers"]] == ["InputLayer", "Dense", "Dropout", "Dense"]
     assert config["compile_config"]["loss"] == "mse"
     assert config["compile_config"]["metrics"] == ["mae"]
     assert config["compile_config"]["optimizer"]["class_name"] == "Adam"
@@ -423,6 +424,7 @@ def test_config_records_every_class_as_serialize_keras_object_does(tmp_path):
     config = _config_json(tmp_path / "m.keras")
     assert _header(config) == ("keras", "Sequential", None)
     assert [_header(layer) for layer in config["config"]["layers"]] == [
+        ("keras.layers", "InputLayer", None),
         ("keras.layers", "Dense", None),
         (__name__, "Scale", "Scale"),
         (__name__, "RegisteredScale", "test_model_io>RegisteredScale"),
@@ -486,6 +488,8 @@ def test_archives_in_the_previous_layout_still_load(tmp_path):
     _fit(model, 1)
     save_model(model, path)
     old = _previous_format(_config_json(path))
+    # The previous layout had no InputLayer record either.
+    old["config"]["layers"] = [r for r in old["config"]["layers"] if r["class_name"] != "InputLayer"]
     assert old["config"]["layers"][1] == {"class_name": "Scale", "config": model.layers[1].get_config()}
     assert old["compile_config"]["metrics"][1] == {"class_name": "function", "config": "custom_loss"}
     _rewrite_archive(path, replace={"config.json": json.dumps(old).encode()})

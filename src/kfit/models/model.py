@@ -318,10 +318,12 @@ class Model(Trainer, Layer):
         record = layer_record(self, "model")
         build_shape = None
         input_layer = self.__dict__.get("_input_layer")
-        if input_layer is not None and isinstance(record["config"].get("layers"), list):
+        layers = record["config"].get("layers")
+        if input_layer is not None and isinstance(layers, list):
             # Keras lists a Sequential's InputLayer first and records the input shape twice.
             build_shape = list(input_layer.batch_shape)
-            record["config"]["layers"].insert(0, layer_record(input_layer, "the model's input"))
+            if not (layers and layers[0].get("class_name") == "InputLayer"):
+                layers.insert(0, layer_record(input_layer, "the model's input"))
             record["config"]["build_input_shape"] = build_shape
             record["config"].setdefault("trainable", self.trainable)
         if type(self).__name__ == "Functional" and type(self).__module__ == "kfit.models.functional":

@@ -193,24 +193,33 @@ class Sequential(Model):
         return self._expected_input_shape()
 
     def get_config(self) -> dict[str, Any]:
-        """The name and a record per layer (torch modules, which have no Keras config, are left out).
+        """Keras's Sequential config: name, trainable, dtype, a record per layer and the input shape.
+
+        As in Keras, the layers start with the InputLayer's record once the input shape is
+        known (`kfit.Input` first, `input_shape=` on the first layer, or `build`), and
+        `build_input_shape` repeats it. Torch modules, which have no Keras config, are left
+        out (`save` and `to_json` refuse them).
 
         Example:
             >>> import kfit
             >>> model = kfit.Sequential([kfit.Input((3,)), kfit.layers.Dense(2, name="d")], name="s")
-            >>> [r["class_name"] for r in model.get_config()["layers"]]
-            ['Dense']
-            >>> kfit.Sequential.from_config(model.get_config()).layers[0].name
+            >>> config = model.get_config()
+            >>> [r["class_name"] for r in config["layers"]], config["build_input_shape"]
+            (['InputLayer', 'Dense'], (None, 3))
+            >>> kfit.Sequential.from_config(config).layers[0].name
             'd'
         """
-        return {
-            "name": self.name,
-            "layers": [
-                {"class_name": type(layer).__name__, "config": layer.get_config()}
-                for layer in self._layers
-                if isinstance(layer, Layer)
-            ],
-        }
+        from kfit.saving.serialization_lib import serialize_keras_object
+
+        config = Layer.get_config(self)
+        config.pop("input_shape", None)
+        input_layer = self._input_layer
+        records = [] if input_layer is None else [serialize_keras_object(input_layer)]
+        records += [serialize_keras_object(layer) for layer in self._layers if isinstance(layer, Layer)]
+        config["layers"] = records
+        if input_layer is not None:
+            config["build_input_shape"] = tuple(input_layer.batch_shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Any:

@@ -145,7 +145,9 @@ def _entry(obj: torch.nn.Module, where: str) -> dict[str, Any]:
         # classes load without custom_objects and a torch module in the stack is refused.
         layers = [_entry(layer, f"{where}.layers[{i}]") for i, layer in enumerate(obj.layers)]
         if getattr(cls, "get_config", None) is sequential.get_config:
-            record["config"]["layers"] = layers
+            first = record["config"]["layers"][:1]
+            starts_with_input = bool(first) and first[0].get("class_name") == "InputLayer"
+            record["config"]["layers"] = first + layers if starts_with_input else layers
     return record
 
 
