@@ -15,6 +15,13 @@ declares `state_size` (an int, or a list with one entry per state) and optionall
 - dropout masks: a cell with dropout draws its masks on the first step and reuses them for the
   whole sequence; the layer clears them after the call.
 
+Nested cells (see `kfit.layers.rnn.nested`): the inputs may be a list, tuple or dict of
+`(batch, time, ...)` sequences, and `state_size`/`output_size` may hold several entries and
+multi-dimensional shapes (`[(10,), (20, 30)]`). The cell is built with the input shapes minus
+the time axis, gets each step as the same nesting, and the outputs, sequences and states come
+back nested as the cell returns them; one mask applies to every leaf. Such calls always take the
+step loop, through a separate function chosen once per call.
+
 Two ways to run the steps:
 
 - torch's fused kernel, one call for the whole sequence (the speed of `torch.nn.LSTM`), when
@@ -33,8 +40,20 @@ import torch
 
 from kfit.layers.layer import Layer, accepts_training
 from kfit.layers.rnn.fused import run_fused
+from kfit.layers.rnn.nested import (
+    first_shape,
+    has_shape_leaf,
+    is_nested,
+    is_nested_shape,
+    pack,
+    run_nested,
+    size_to_shapes,
+    step_shapes,
+    zeros_for_sizes,
+)
 from kfit.layers.rnn.recurrent_cell import CellAttribute
 from kfit.layers.rnn.stacked_rnn_cells import StackedRNNCells
+from kfit.layers.symbolic import flatten
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from kfit.utils.errors import received
@@ -79,10 +98,12 @@ class RNN(Layer):
         **kwargs: `name`, `dtype`, `trainable`, `activity_regularizer`, `input_shape`.
 
     Call arguments:
-        sequences: `(batch, time, features)`.
+        sequences: `(batch, time, features)`, or a list, tuple or dict of `(batch, time, ...)`
+            sequences for a cell that reads several inputs.
         initial_state: The initial states, a list in `state_size` order (a single tensor for
-            one state).
-        mask: `(batch, time)` booleans, True for the steps to use.
+            one state); each entry nested as its state is.
+        mask: `(batch, time)` booleans, True for the steps to use (for nested inputs, the
+            first mask given; it applies to every input, state and output).
         training: Whether dropout is applied.
 
     Example:
@@ -150,6 +171,9 @@ class RNN(Layer):
 
     # ------------------------------------------------------------------ shapes and masks
     def build(self, sequences_shape: tuple[int | None, ...], initial_state_shape: Any = None) -> None:
+        if is_nested_shape(sequences_shape):
+            self._build_nested(sequences_shape)
+            return
         if len(sequences_shape) < 3:
             raise ValueError(
                 f"Expected the input of {type(self).__name__} to have shape (batch, time, "
@@ -166,22 +190,57 @@ class RNN(Layer):
             self.cell.build(step_shape)
             self.cell.built = True
 
+    def _build_nested(self, sequences_shape: Any) -> None:
+        step_shape = step_shapes(sequences_shape, type(self).__name__)
+        first = first_shape(step_shape)
+        if self.stateful and first[0] is None:
+            raise ValueError(
+                "Expected a fixed batch size for a stateful RNN. "
+                f"{received('input_shape', sequences_shape)} Pass batch_size= to Input()."
+            )
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.cell.build(step_shape)
+            self.cell.built = True
+
     def compute_output_shape(self, sequences_shape: Any, initial_state_shape: Any = None) -> Any:
-        batch, length = sequences_shape[0], sequences_shape[1]
         output_size = getattr(self.cell, "output_size", None)
+        if (
+            is_nested_shape(sequences_shape)
+            or not isinstance(output_size, (int, type(None)))
+            or has_shape_leaf(self.state_size)
+        ):
+            return self._nested_output_shape(sequences_shape, output_size)
+        batch, length = sequences_shape[0], sequences_shape[1]
         if output_size is None:
             output_size = _flatten(self.state_size)[0]
         output_shape = (batch, length, output_size) if self.return_sequences else (batch, output_size)
         if not self.return_state:
             return output_shape
         states = [
-            (batch, size) if isinstance(size, int) else [(batch, s) for s in _flatten(size)]
-            for size in self.state_size
+            (batch, size) if isinstance(size, int) else [(batch, s) for s in _flatten(size)] for size in self.state_size
         ]
         return (output_shape, *states)
 
+    def _nested_output_shape(self, sequences_shape: Any, output_size: Any) -> Any:
+        """Output (and state) shapes of a cell with nested inputs, outputs or states."""
+        first = first_shape(sequences_shape)
+        batch, length = first[0], first[1]
+        if output_size is None:
+            output_size = self.state_size[0]
+            while isinstance(output_size, (list, dict)):
+                output_size = next(iter(output_size.values())) if isinstance(output_size, dict) else output_size[0]
+        prefix = (batch, length) if self.return_sequences else (batch,)
+        output_shape = size_to_shapes(output_size, prefix)
+        if not self.return_state:
+            return output_shape
+        return (output_shape, *[size_to_shapes(size, (batch,)) for size in self.state_size])
+
     def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
         mask = previous_mask
+        if is_nested(inputs) or isinstance(mask, dict):
+            # One mask for all the inputs, as the steps are shared: the first one given.
+            given = [m for m in flatten(mask) if m is not None]
+            mask = given[0] if given else None
         if isinstance(mask, (list, tuple)):
             mask = mask[0] if mask else None
         output_mask = mask if self.return_sequences else None
@@ -196,6 +255,8 @@ class RNN(Layer):
         if make is not None:
             states = make(batch_size=batch_size)
             return list(states) if isinstance(states, (list, tuple)) else [states]
+        if has_shape_leaf(self.state_size):
+            return zeros_for_sizes(self.state_size, batch_size)
         return [torch.zeros(batch_size, size) for size in _flatten(self.state_size)]
 
     @property
@@ -241,6 +302,8 @@ class RNN(Layer):
         training: bool | None = None,
     ) -> Any:
         training = bool(training)
+        if is_nested(sequences):
+            return self._call_nested(sequences, initial_state, mask, training)
         cell = self.cell
         fused = None
         if self._allow_fused and not self.unroll and sequences.dim() == 3:
@@ -284,6 +347,48 @@ class RNN(Layer):
         if self.stateful:
             # Carried as values: gradients do not flow from one batch into the next.
             self.__dict__["_states"] = [s.detach() for s in _flatten(final_states)]
+        output = sequence if self.return_sequences else last
+        if self.return_state:
+            return (output, *final_states)
+        return output
+
+    def _call_nested(self, sequences: Any, initial_state: Any, mask: Any, training: bool) -> Any:
+        """`call` for nested inputs: always the step loop (the fused kernels take one tensor)."""
+        dtype = self._compute_dtype()
+        leaves = [leaf if leaf.dtype == dtype else leaf.to(dtype) for leaf in flatten(sequences)]
+        if not leaves:
+            raise ValueError(
+                f"Expected {type(self).__name__} to get at least one input sequence. "
+                f"{received('sequences', sequences)} Pass tensors of shape (batch, time, ...)."
+            )
+        x = pack(sequences, iter(leaves))
+        given = [m for m in flatten(mask) if m is not None] if mask is not None else []
+        step_mask = given[0] if given else None
+        states = self._starting_states(initial_state, leaves[0])
+        cell = self.cell
+        call = cell.call if isinstance(cell, Layer) else cell
+        if self._cell_takes_training:
+
+            def step(inputs: Any, states: Any) -> Any:
+                return call(inputs, states, training=training)
+        else:
+            step = call
+        try:
+            last, sequence, final_states = run_nested(
+                step,
+                x,
+                states,
+                step_mask,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+                layer_name=type(self).__name__,
+            )
+        finally:
+            if training:
+                _reset_dropout_masks(cell)
+        if self.stateful:
+            self.__dict__["_states"] = [s.detach() for s in flatten(final_states)]
         output = sequence if self.return_sequences else last
         if self.return_state:
             return (output, *final_states)
