@@ -34,7 +34,7 @@ EXPECTED = {
                     "Concatenate", "add", "concatenate", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
                     "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
                     "ActivityRegularization", "MultiHeadAttention", "Attention", "Rescaling", "Normalization",
-                    "Lambda", "Identity", "EinsumDense"},
+                    "Lambda", "Identity", "EinsumDense", "RandomFlip", "RandomRotation"},
     "kfit.ops": {"add", "matmul", "reshape", "transpose", "concatenate", "stack", "split", "expand_dims",
                  "squeeze", "where", "cast", "shape", "ones", "zeros", "arange", "take", "tile", "one_hot",
                  "clip", "exp", "log", "sqrt", "square", "abs", "maximum", "minimum", "argmax", "sum", "mean",

@@ -54,6 +54,8 @@ from kfit.layers.pooling.max_pooling1d import MaxPooling1D
 from kfit.layers.pooling.max_pooling2d import MaxPooling2D
 from kfit.layers.pooling.max_pooling3d import MaxPooling3D
 from kfit.layers.preprocessing.normalization import Normalization
+from kfit.layers.preprocessing.random_flip import RandomFlip
+from kfit.layers.preprocessing.random_rotation import RandomRotation
 from kfit.layers.preprocessing.rescaling import Rescaling
 from kfit.layers.regularization.activity_regularization import ActivityRegularization
 from kfit.layers.regularization.alpha_dropout import AlphaDropout
@@ -176,6 +178,8 @@ __all__ = [
     "Normalization",
     "PReLU",
     "Permute",
+    "RandomFlip",
+    "RandomRotation",
     "ReLU",
     "RepeatVector",
     "Rescaling",
@@ -225,8 +229,8 @@ _NOT_YET = frozenset(
         "GroupQueryAttention", "HashedCrossing", "Hashing", "InputSpec", "IntegerLookup", "JaxLayer",
         "MaxNumBoundingBoxes", "MelSpectrogram", "MixUp", "Pipeline", "RMSNormalization", "RandAugment",
         "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast", "RandomCrop",
-        "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale",
-        "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
+        "RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomGrayscale",
+        "RandomHue", "RandomInvert", "RandomPerspective", "RandomPosterization",
         "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom", "Resizing",
         "ReversibleEmbedding", "STFTSpectrogram", "Solarization", "SpectralNormalization", "StringLookup",
         "TFSMLayer", "TextVectorization", "UpSampling3D", "Wrapper", "ZeroPadding3D",

@@ -17,7 +17,7 @@ from kfit.ops.nn import conv
 from kfit.ops.operands import convert_to_tensor
 from kfit.utils.errors import received
 
-__all__ = ["crop_images", "extract_patches", "pad_images", "resize", "rgb_to_grayscale"]
+__all__ = ["affine_transform", "crop_images", "extract_patches", "pad_images", "resize", "rgb_to_grayscale"]
 
 _MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic"}
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
@@ -266,3 +266,131 @@ def rgb_to_grayscale(images: Any, data_format: str | None = None) -> torch.Tenso
         return images.clone()
     r, g, b = images.unbind(dim=axis)
     return (0.2989 * r + 0.587 * g + 0.114 * b).to(images.dtype).unsqueeze(axis)
+
+
+_FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _mirror_index(index: torch.Tensor, size: int) -> torch.Tensor:
+    # A triangle wave of period 2 * (size - 1): ... 2 1 0 1 2 ... size-1 size-2 ...
+    period = max(size - 1, 1)
+    return (index + period).remainder(2 * period).sub(period).abs()
+
+
+def _fix_index(index: torch.Tensor, size: int, fill_mode: str) -> torch.Tensor:
+    """Folds an out-of-range pixel index back into [0, size) the way `fill_mode` asks."""
+    if fill_mode == "wrap":
+        return index.remainder(size)
+    if fill_mode == "mirror":
+        return _mirror_index(index, size)
+    if fill_mode == "reflect":
+        # Reflect about the pixel edges: a mirror on the half-pixel grid of 2 * size + 1 points.
+        return torch.div(_mirror_index(2 * index + 1, 2 * size + 1) - 1, 2, rounding_mode="floor")
+    # "constant" masks out-of-range samples afterwards; clamping keeps the gather in bounds.
+    return index.clamp(0, size - 1)
+
+
+@keras_op
+def affine_transform(
+    images: Any,
+    transform: Any,
+    interpolation: str = "bilinear",
+    fill_mode: str = "constant",
+    fill_value: float = 0,
+    data_format: str | None = None,
+) -> torch.Tensor:
+    """Resamples images through projective transforms given as 8-vectors.
+
+    A row `[a0, a1, a2, b0, b1, b2, c0, c1]` sends the output pixel `(x, y)` to the input point
+    `((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)` with `k = c0 x + c1 y + 1`; the value
+    there is read with `interpolation`, and points outside the image are handled by
+    `fill_mode`. One row applies to every image; `(N, 8)` gives one row per image.
+
+    Args:
+        images: `(H, W, C)` or `(N, H, W, C)` (channels first per `data_format`).
+        transform: `(8,)` or `(N, 8)` transform rows.
+        interpolation: `"bilinear"` or `"nearest"`.
+        fill_mode: `"constant"` (use `fill_value`), `"nearest"` (repeat the edge pixel), `"wrap"`
+            (tile), `"mirror"` (reflect about the edge pixel centres) or `"reflect"` (reflect about
+            the image border).
+        fill_value: The value outside the image with `fill_mode="constant"`.
+        data_format: `"channels_last"`, `"channels_first"` or None (the global default).
+
+    Raises:
+        ValueError: for a bad `interpolation`, `fill_mode` or rank of `images` or `transform`.
+
+    Example:
+        >>> image = torch.arange(9.0).reshape(3, 3, 1)
+        >>> shift_right = [1, 0, -1, 0, 1, 0, 0, 0]  # output (x, y) reads input (x - 1, y)
+        >>> affine_transform(image, shift_right, fill_mode="constant")[..., 0].tolist()
+        [[0.0, 0.0, 1.0], [0.0, 3.0, 4.0], [0.0, 6.0, 7.0]]
+    """
+    data_format = standardize_data_format(data_format)
+    if interpolation not in ("bilinear", "nearest"):
+        raise ValueError(
+            "Expected `interpolation` to be 'bilinear' or 'nearest'. "
+            f"{received('interpolation', interpolation)}"
+        )
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"Expected `fill_mode` to be one of {_FILL_MODES}. {received('fill_mode', fill_mode)}")
+    images = convert_to_tensor(images)
+    _check_rank(images)
+    transform = convert_to_tensor(transform)
+    if transform.dim() not in (1, 2) or transform.shape[-1] != 8:
+        raise ValueError(
+            "Expected `transform` of shape (8,) or (batch, 8). Received: "
+            f"transform.shape={tuple(transform.shape)}."
+        )
+    if not transform.is_floating_point():
+        transform = transform.to(torch.get_default_dtype())
+    unbatched = images.dim() == 3
+    if unbatched:
+        images = images.unsqueeze(0)
+    if data_format == "channels_first":
+        images = images.permute(0, 2, 3, 1)
+    batch, height, width, _ = images.shape
+    transform = transform.to(images.device).reshape(-1, 8)
+
+    t = transform[:, :, None, None]  # (N or 1, 8, 1, 1) against the (H, W) grid
+    y = torch.arange(height, dtype=transform.dtype, device=images.device)[:, None]
+    x = torch.arange(width, dtype=transform.dtype, device=images.device)[None, :]
+    k = t[:, 6] * x + t[:, 7] * y + 1
+    src_x = (t[:, 0] * x + t[:, 1] * y + t[:, 2]) / k
+    src_y = (t[:, 3] * x + t[:, 4] * y + t[:, 5]) / k
+    src_x, src_y = (c.expand(batch, height, width) for c in (src_x, src_y))
+
+    integer = not images.is_floating_point() and not images.is_complex()
+    if interpolation == "nearest":
+        # round() is half-to-even, as in Keras.
+        taps_y = [(src_y.round().long(), None)]
+        taps_x = [(src_x.round().long(), None)]
+    else:
+        low_y, low_x = src_y.floor(), src_x.floor()
+        frac_y, frac_x = src_y - low_y, src_x - low_x
+        low_y_i, low_x_i = low_y.long(), low_x.long()
+        taps_y = [(low_y_i, 1 - frac_y), (low_y_i + 1, frac_y)]
+        taps_x = [(low_x_i, 1 - frac_x), (low_x_i + 1, frac_x)]
+
+    rows = torch.arange(batch, device=images.device)[:, None, None]
+    fill = int(fill_value) if integer else fill_value
+    terms = []
+    for iy, wy in taps_y:
+        for ix, wx in taps_x:
+            value = images[rows, _fix_index(iy, height, fill_mode), _fix_index(ix, width, fill_mode)]
+            if fill_mode == "constant":
+                inside = (iy >= 0) & (iy < height) & (ix >= 0) & (ix < width)
+                value = torch.where(
+                    inside[..., None], value, torch.as_tensor(fill, dtype=value.dtype, device=value.device)
+                )
+            if wy is not None and wx is not None:
+                value = (wy * wx)[..., None] * value
+            terms.append(value)
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term
+    if integer and out.is_floating_point():
+        out = out.round()
+    out = out.to(images.dtype)
+    if data_format == "channels_first":
+        out = out.permute(0, 3, 1, 2)
+    return out.squeeze(0) if unbatched else out

@@ -1,1 +1,2 @@
-"""Preprocessing layers that live in the model: Rescaling and Normalization (with `adapt`)."""
+"""Preprocessing layers that live in the model: Rescaling, Normalization (with `adapt`), and the
+image augmentations RandomFlip and RandomRotation."""
