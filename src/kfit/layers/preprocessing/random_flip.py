@@ -6,10 +6,7 @@ from typing import Any
 
 import torch
 
-from kfit.backend.config import standardize_data_format
-from kfit.backend.dtypes import to_torch_dtype
-from kfit.layers.layer import Layer
-from kfit.layers.regularization.seeding import seeded_generator
+from kfit.layers.preprocessing.random_image_layer import RandomImageLayer
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.utils.errors import received
 
@@ -19,7 +16,7 @@ _MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
 
 @register_keras_serializable(package="keras")
-class RandomFlip(Layer):
+class RandomFlip(RandomImageLayer):
     """Data augmentation: while training, flips each image with probability 0.5; the identity
     at inference (`predict`, `evaluate`, or `training=False`).
 
@@ -55,32 +52,25 @@ class RandomFlip(Layer):
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
         if mode not in _MODES:
-            raise ValueError(f"Expected `mode` to be one of {_MODES}. {received('mode', mode)}")
+            raise ValueError(
+                f"Expected `mode` to be one of {_MODES}. {received('mode', mode)} "
+                "Pass e.g. mode='horizontal' for left-right flips."
+            )
         self.mode = mode
-        self.seed = seed
-        self.data_format = standardize_data_format(data_format)
-        self._generator: torch.Generator | None = None
-        # No weights: built at construction, as in Keras.
-        self.built = True
 
-    def call(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
-        if not inputs.is_floating_point():
-            inputs = inputs.to(to_torch_dtype(self.compute_dtype))
-        if not training:
-            return inputs
-        unbatched = inputs.dim() == 3
-        images = inputs.unsqueeze(0) if unbatched else inputs
-        self._generator = seeded_generator(self.seed, self._generator, images.device)
-        flip = torch.rand(images.shape[0], generator=self._generator, device=images.device) <= 0.5
+    def augment(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        unbatched = images.dim() == 3
+        batch = images.unsqueeze(0) if unbatched else images
+        flip = torch.rand(batch.shape[0], generator=generator, device=batch.device) <= 0.5
         height_axis = 1 if self.data_format == "channels_last" else 2
         axes = {
             "horizontal": [height_axis + 1],
             "vertical": [height_axis],
             "horizontal_and_vertical": [height_axis, height_axis + 1],
         }[self.mode]
-        out = torch.where(flip.view(-1, 1, 1, 1), images.flip(axes), images)
+        out = torch.where(flip.view(-1, 1, 1, 1), batch.flip(axes), batch)
         return out.squeeze(0) if unbatched else out
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:

@@ -7,10 +7,7 @@ from typing import Any
 
 import torch
 
-from kfit.backend.config import standardize_data_format
-from kfit.backend.dtypes import to_torch_dtype
-from kfit.layers.layer import Layer
-from kfit.layers.regularization.seeding import seeded_generator
+from kfit.layers.preprocessing.random_image_layer import RandomImageLayer
 from kfit.ops.image import affine_transform
 from kfit.saving.object_registration import register_keras_serializable
 from kfit.utils.errors import received
@@ -58,7 +55,7 @@ def _rotation_transforms(angles: torch.Tensor, height: int, width: int) -> torch
 
 
 @register_keras_serializable(package="keras")
-class RandomRotation(Layer):
+class RandomRotation(RandomImageLayer):
     """Data augmentation: while training, turns each image by its own angle drawn uniformly from
     `factor` (fractions of a full turn); the identity at inference.
 
@@ -98,39 +95,31 @@ class RandomRotation(Layer):
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.factor = _factor_range(factor)
         if fill_mode not in _FILL_MODES:
             raise NotImplementedError(
-                f"Expected `fill_mode` to be one of {_FILL_MODES}. {received('fill_mode', fill_mode)}"
+                f"Expected `fill_mode` to be one of {_FILL_MODES}. {received('fill_mode', fill_mode)} "
+                "Pass e.g. fill_mode='reflect' (Keras's default)."
             )
         if interpolation not in _INTERPOLATIONS:
             raise NotImplementedError(
-                f"Expected `interpolation` to be one of {_INTERPOLATIONS}. {received('interpolation', interpolation)}"
+                f"Expected `interpolation` to be one of {_INTERPOLATIONS}. "
+                f"{received('interpolation', interpolation)} Pass e.g. interpolation='bilinear'."
             )
         self.fill_mode = fill_mode
         self.interpolation = interpolation
-        self.seed = seed
         self.fill_value = fill_value
-        self.data_format = standardize_data_format(data_format)
-        self._generator: torch.Generator | None = None
-        # No weights: built at construction, as in Keras.
-        self.built = True
 
-    def call(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
-        if not inputs.is_floating_point():
-            inputs = inputs.to(to_torch_dtype(self.compute_dtype))
-        if not training:
-            return inputs
-        batched = inputs.dim() == 4
-        spatial = inputs.shape[-3:-1] if self.data_format == "channels_last" else inputs.shape[-2:]
-        count = inputs.shape[0] if batched else 1
-        self._generator = seeded_generator(self.seed, self._generator, inputs.device)
+    def augment(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        batched = images.dim() == 4
+        spatial = images.shape[-3:-1] if self.data_format == "channels_last" else images.shape[-2:]
+        count = images.shape[0] if batched else 1
         lower, upper = (f * 360.0 for f in self.factor)
-        degrees = lower + (upper - lower) * torch.rand(count, generator=self._generator, device=inputs.device)
+        degrees = lower + (upper - lower) * torch.rand(count, generator=generator, device=images.device)
         transforms = _rotation_transforms(degrees * (math.pi / 180.0), spatial[0], spatial[1])
         return affine_transform(
-            inputs,
+            images,
             transforms if batched else transforms[0],
             interpolation=self.interpolation,
             fill_mode=self.fill_mode,
