@@ -13,6 +13,7 @@ import torch.nn.functional as tnn
 
 from kfit.backend.config import standardize_data_format
 from kfit.ops.graph import keras_op
+from kfit.ops.index_folding import fold_index
 from kfit.ops.nn import conv
 from kfit.ops.operands import convert_to_tensor
 from kfit.utils.errors import received
@@ -271,23 +272,14 @@ def rgb_to_grayscale(images: Any, data_format: str | None = None) -> torch.Tenso
 _FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
 
 
-def _mirror_index(index: torch.Tensor, size: int) -> torch.Tensor:
-    # A triangle wave of period 2 * (size - 1): ... 2 1 0 1 2 ... size-1 size-2 ...
-    period = max(size - 1, 1)
-    return (index + period).remainder(2 * period).sub(period).abs()
+# Keras's fill modes in NumPy's `pad` names: "mirror" excludes the edge pixel, "reflect" repeats
+# it, and "constant" clamps here (its out-of-range samples are masked out afterwards).
+_FOLDS = {"nearest": "edge", "constant": "edge", "wrap": "wrap", "mirror": "reflect", "reflect": "symmetric"}
 
 
 def _fix_index(index: torch.Tensor, size: int, fill_mode: str) -> torch.Tensor:
     """Folds an out-of-range pixel index back into [0, size) the way `fill_mode` asks."""
-    if fill_mode == "wrap":
-        return index.remainder(size)
-    if fill_mode == "mirror":
-        return _mirror_index(index, size)
-    if fill_mode == "reflect":
-        # Reflect about the pixel edges: a mirror on the half-pixel grid of 2 * size + 1 points.
-        return torch.div(_mirror_index(2 * index + 1, 2 * size + 1) - 1, 2, rounding_mode="floor")
-    # "constant" masks out-of-range samples afterwards; clamping keeps the gather in bounds.
-    return index.clamp(0, size - 1)
+    return fold_index(index, size, _FOLDS[fill_mode])
 
 
 @keras_op

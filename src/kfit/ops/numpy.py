@@ -22,6 +22,7 @@ import torch.nn.functional as tnn
 from kfit.backend.config import floatx
 from kfit.ops.dtypes import is_float_dtype, result_type, to_torch_dtype
 from kfit.ops.graph import keras_op
+from kfit.ops.index_folding import fold_index
 from kfit.ops.operands import (
     canonicalize_axis,
     convert_to_tensor,
@@ -2128,21 +2129,6 @@ def _pad_widths(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
     return pairs
 
 
-def _pad_index(length: int, before: int, after: int, mode: str, device: torch.device) -> torch.Tensor:
-    positions = torch.arange(-before, length + after, device=device)
-    if mode == "edge":
-        return positions.clamp(0, length - 1)
-    if mode == "wrap":
-        return positions.remainder(length)
-    if mode == "reflect":
-        period = builtins.max(2 * (length - 1), 1)
-        folded = positions.remainder(period)
-        return torch.where(folded >= length, period - folded, folded)
-    period = 2 * length  # symmetric: the edge value is repeated
-    folded = positions.remainder(period)
-    return torch.where(folded >= length, period - 1 - folded, folded)
-
-
 @keras_op
 def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> torch.Tensor:
     """`x` padded by `pad_width`: an int, one `(before, after)` pair for every axis, or a pair per axis.
@@ -2174,7 +2160,9 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = N
         return tnn.pad(x, flat, value=0 if constant_values is None else constant_values)
     for axis, (before, after) in enumerate(pairs):
         if before or after:
-            x = torch.index_select(x, axis, _pad_index(x.shape[axis], before, after, mode, x.device))
+            length = x.shape[axis]
+            positions = torch.arange(-before, length + after, device=x.device)
+            x = torch.index_select(x, axis, fold_index(positions, length, mode))
     return x
 
 
