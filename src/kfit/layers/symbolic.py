@@ -916,16 +916,15 @@ def _autocast_dtype(layer: Any, dtype: str) -> str:
     mixed policy is in use (as `Layer._enter_precision` casts a real call's)."""
     from kfit.layers.layer import Layer, mixed_in_use
 
-    if not (isinstance(layer, Layer) and mixed_in_use() and layer.autocast) or not _is_float(dtype):
+    if not (isinstance(layer, Layer) and mixed_in_use() and layer.autocast):
         return dtype
-    if getattr(layer, "_is_keras_model", False):
+    # Imported here: kfit.ops loads every op, which `import kfit` leaves for first use.
+    from kfit.ops.dtypes import FLOAT_DTYPES
+
+    if dtype not in FLOAT_DTYPES or getattr(layer, "_is_keras_model", False):
         return dtype  # a model's outputs are its layers' own
     compute = layer.compute_dtype
-    return compute if _is_float(compute) else dtype
-
-
-def _is_float(dtype: str) -> bool:
-    return dtype in ("bfloat16", "float16", "float32", "float64")
+    return compute if compute in FLOAT_DTYPES else dtype
 
 
 def _unbuilt_sublayers(module: Any) -> bool:

@@ -22,6 +22,7 @@ from kfit.layers.symbolic import flatten
 from kfit.utils.errors import received
 
 __all__ = [
+    "first_mask",
     "first_shape",
     "has_shape_leaf",
     "is_nested",
@@ -136,6 +137,18 @@ def first_shape(shapes: Any) -> tuple[Any, ...]:
     while is_nested_shape(shapes):
         shapes = next(iter(shapes.values())) if isinstance(shapes, dict) else shapes[0]
     return tuple(shapes)
+
+
+def first_mask(mask: Any) -> Any:
+    """The first mask given in a structure of masks, or None: the steps are shared, so one
+    mask applies to every input, state and output.
+
+    Example:
+        >>> first_mask([None, "m1", "m2"]), first_mask(None)
+        ('m1', None)
+    """
+    given = [m for m in flatten(mask) if m is not None] if mask is not None else []
+    return given[0] if given else None
 
 
 def pack(template: Any, leaves: Iterator[Any]) -> Any:

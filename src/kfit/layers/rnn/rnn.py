@@ -41,6 +41,7 @@ import torch
 from kfit.layers.layer import Layer, accepts_training
 from kfit.layers.rnn.fused import run_fused
 from kfit.layers.rnn.nested import (
+    first_mask,
     first_shape,
     has_shape_leaf,
     is_nested,
@@ -217,7 +218,8 @@ class RNN(Layer):
         if not self.return_state:
             return output_shape
         states = [
-            (batch, size) if isinstance(size, int) else [(batch, s) for s in _flatten(size)] for size in self.state_size
+            (batch, size) if isinstance(size, int) else [(batch, s) for s in _flatten(size)]
+            for size in self.state_size
         ]
         return (output_shape, *states)
 
@@ -238,9 +240,7 @@ class RNN(Layer):
     def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
         mask = previous_mask
         if is_nested(inputs) or isinstance(mask, dict):
-            # One mask for all the inputs, as the steps are shared: the first one given.
-            given = [m for m in flatten(mask) if m is not None]
-            mask = given[0] if given else None
+            mask = first_mask(mask)
         if isinstance(mask, (list, tuple)):
             mask = mask[0] if mask else None
         output_mask = mask if self.return_sequences else None
@@ -362,8 +362,7 @@ class RNN(Layer):
                 f"{received('sequences', sequences)} Pass tensors of shape (batch, time, ...)."
             )
         x = pack(sequences, iter(leaves))
-        given = [m for m in flatten(mask) if m is not None] if mask is not None else []
-        step_mask = given[0] if given else None
+        step_mask = first_mask(mask)
         states = self._starting_states(initial_state, leaves[0])
         cell = self.cell
         call = cell.call if isinstance(cell, Layer) else cell
